@@ -1,6 +1,5 @@
 //! The fixed header of a CoAP message over UDP (RFC 7252 §3).
 
-use crate::parse;
 use crate::{Code, DecodeError};
 
 /// The protocol version this crate speaks (RFC 7252 §3: `Ver` = 1).
@@ -85,11 +84,13 @@ impl Header {
     /// [`DecodeError::TruncatedHeader`], [`DecodeError::UnsupportedVersion`]
     /// or [`DecodeError::ReservedTokenLength`].
     pub fn decode(datagram: &[u8]) -> Result<Self, DecodeError> {
-        let Ok((_, (ver, t, tkl, code, mid))) = parse::header(datagram) else {
+        let Some(&[first, code, mid_hi, mid_lo]) = datagram.first_chunk::<4>() else {
             return Err(DecodeError::TruncatedHeader {
                 len: datagram.len(),
             });
         };
+        let (ver, t, tkl) = (first >> 6, (first >> 4) & 0x3, first & 0x0f);
+        let mid = u16::from_be_bytes([mid_hi, mid_lo]);
         if ver != VERSION {
             return Err(DecodeError::UnsupportedVersion { version: ver });
         }

@@ -98,3 +98,7 @@ pub use option::{
     OptionsIter, UintBuf,
 };
 pub use token::Token;
+
+#[cfg(any(test, feature = "__fuzz"))]
+#[doc(hidden)]
+pub mod fuzzing;

@@ -49,7 +49,9 @@ pub enum LinkFormatError {
         /// Byte offset in the document.
         offset: usize,
     },
-    /// A parameter with an empty or invalid name.
+    /// A parameter with an empty or invalid name (reported by
+    /// [`Link::params`]; the offset counts from the start of the link's
+    /// parameter list).
     #[error("bad parameter name at byte {offset}")]
     BadParameter {
         /// Byte offset in the document.
@@ -275,7 +277,9 @@ fn param(s: &str, base: usize) -> Result<(Param<'_>, usize), LinkFormatError> {
     ))
 }
 
-/// Parses a link-format document lazily.
+/// Parses a link-format document lazily. The document's structure (links,
+/// targets, quoting) is checked as links are yielded; each link's
+/// parameters are checked as [`Link::params`] reads them.
 pub fn parse(doc: &str) -> Links<'_> {
     Links {
         doc,
@@ -326,30 +330,45 @@ impl<'a> Links<'a> {
             .ok_or(LinkFormatError::UnterminatedTarget { offset: start })?;
         let target = &doc[start + 1..start + close];
         let params_start = start + close + 1;
-        // Walk the parameters to find where the link ends, validating them.
-        let mut it = Params {
-            rest: &doc[params_start..],
-            base: params_start,
-        };
-        for p in it.by_ref() {
-            p?;
+        // Find the end of the parameters: a ',' outside quoted strings.
+        // The parameters themselves are checked as they are read.
+        let mut i = params_start;
+        while i < b.len() {
+            match b[i] {
+                b'"' => {
+                    let q = i;
+                    i += 1;
+                    loop {
+                        match b.get(i) {
+                            None => return Err(LinkFormatError::UnterminatedQuote { offset: q }),
+                            Some(b'\\') => i += 2,
+                            Some(b'"') => break,
+                            Some(_) => i += 1,
+                        }
+                    }
+                    i += 1;
+                }
+                b',' => break,
+                _ => i += 1,
+            }
         }
-        let params_end = doc.len() - it.rest.len();
-        let mut end = params_end;
-        // What follows the parameters: end, or ',' then the next link.
-        let rest = &doc[end..];
-        let rest_trim = rest.trim_start();
-        end += rest.len() - rest_trim.len();
-        match rest_trim.as_bytes().first() {
-            None => self.done = true,
-            Some(b',') => end += 1,
-            Some(_) => return Err(LinkFormatError::Unexpected { offset: end }),
+        let mut params_end = i;
+        while params_end > params_start && b[params_end - 1].is_ascii_whitespace() {
+            params_end -= 1;
         }
-        self.pos = end;
-        Ok(Link {
-            target,
-            params: &doc[params_start..params_end],
-        })
+        let params = &doc[params_start..params_end];
+        if !params.is_empty() && !params.starts_with(';') {
+            return Err(LinkFormatError::Unexpected {
+                offset: params_start,
+            });
+        }
+        if i < b.len() {
+            i += 1; // the ','
+        } else {
+            self.done = true;
+        }
+        self.pos = i;
+        Ok(Link { target, params })
     }
 }
 
@@ -434,21 +453,29 @@ impl<W: fmt::Write> LinkFormatWriter<W> {
     /// Starts a link to `target`; add parameters on the returned value.
     pub fn link(&mut self, target: &str) -> LinkWriter<'_, W> {
         if !self.first {
-            self.write(format_args!(","));
+            self.put(",");
         }
         self.first = false;
-        self.write(format_args!("<{target}>"));
+        self.put("<");
+        self.put(target);
+        self.put(">");
         LinkWriter { doc: self }
     }
 
     /// Copies a parsed link as it was written.
     pub fn raw(&mut self, link: &Link<'_>) -> &mut Self {
         if !self.first {
-            self.write(format_args!(","));
+            self.put(",");
         }
         self.first = false;
         self.write(format_args!("{link}"));
         self
+    }
+
+    fn put(&mut self, s: &str) {
+        if self.result.is_ok() {
+            self.result = self.out.write_str(s);
+        }
     }
 
     fn write(&mut self, a: fmt::Arguments<'_>) {
@@ -481,28 +508,42 @@ pub struct LinkWriter<'d, W: fmt::Write> {
 impl<W: fmt::Write> LinkWriter<'_, W> {
     /// `;name` (a flag such as `obs`).
     pub fn flag(self, name: &str) -> Self {
-        self.doc.write(format_args!(";{name}"));
+        self.doc.put(";");
+        self.doc.put(name);
         self
     }
 
     /// `;name=value` with a token value (`ct=40`, `sz=1280`).
     pub fn token(self, name: &str, value: &str) -> Self {
-        self.doc.write(format_args!(";{name}={value}"));
+        self.doc.put(";");
+        self.doc.put(name);
+        self.doc.put("=");
+        self.doc.put(value);
+        self
+    }
+
+    /// `;name=value` with a number (`ct=40`, `sz=1280`).
+    pub fn uint(self, name: &str, value: u64) -> Self {
+        self.doc.put(";");
+        self.doc.put(name);
+        self.doc.write(format_args!("={value}"));
         self
     }
 
     /// `;name="value"`, escaping `"` and `\`.
     pub fn quoted(self, name: &str, value: &str) -> Self {
-        self.doc.write(format_args!(";{name}=\""));
-        for c in value.chars() {
-            if matches!(c, '"' | '\\') {
-                self.doc.write(format_args!("\\"));
-            }
-            let mut buf = [0u8; 4];
-            let s: &str = c.encode_utf8(&mut buf);
-            self.doc.write(format_args!("{s}"));
+        self.doc.put(";");
+        self.doc.put(name);
+        self.doc.put("=\"");
+        let mut rest = value;
+        while let Some(i) = rest.find(['"', '\\']) {
+            self.doc.put(&rest[..i]);
+            self.doc.put("\\");
+            self.doc.put(&rest[i..=i]);
+            rest = &rest[i + 1..];
         }
-        self.doc.write(format_args!("\""));
+        self.doc.put(rest);
+        self.doc.put("\"");
         self
     }
 }
@@ -592,7 +633,13 @@ mod tests {
             e(r#"</a>;t="x"#),
             LinkFormatError::UnterminatedQuote { offset: 7 }
         );
-        assert_eq!(e("</a>;=x"), LinkFormatError::BadParameter { offset: 5 });
+        // Parameters are checked as they are read; offsets count from the
+        // start of the link's parameter list.
+        let l = parse("</a>;=x").next().unwrap().unwrap();
+        assert_eq!(
+            l.params().next(),
+            Some(Err(LinkFormatError::BadParameter { offset: 1 }))
+        );
         assert_eq!(e("</a>x"), LinkFormatError::Unexpected { offset: 4 });
         assert_eq!(e("</a>,"), LinkFormatError::ExpectedLink { offset: 5 });
         assert_eq!(parse("").count(), 0);

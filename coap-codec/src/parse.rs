@@ -3,21 +3,12 @@
 //! A datagram (or a framed body) is whole, so every parser is `complete`:
 //! running out of input is a truncation error, not "need more".
 
-use nom::bytes::complete::take;
 use nom::number::complete::{be_u16, be_u32, be_u8};
 use nom::IResult;
 
-/// The fixed 4-byte header: (version, type, tkl, code, message id).
-pub(crate) fn header(i: &[u8]) -> IResult<&[u8], (u8, u8, u8, u8, u16)> {
-    let (i, first) = be_u8(i)?;
-    let (i, code) = be_u8(i)?;
-    let (i, mid) = be_u16(i)?;
-    Ok((i, (first >> 6, (first >> 4) & 0x3, first & 0x0f, code, mid)))
-}
-
 /// An extended option delta or length field for nibble `n` (RFC 7252 §3.1):
 /// 13 adds one byte (+13), 14 two bytes (+269). Nibble 15 is the caller's.
-#[inline]
+#[inline(always)]
 pub(crate) fn extended(n: u8, i: &[u8]) -> IResult<&[u8], u32> {
     match n {
         13 => {
@@ -42,10 +33,4 @@ pub(crate) fn tcp_length(n: u8, i: &[u8]) -> IResult<&[u8], u64> {
         }
         n => extended(n, i).map(|(i, v)| (i, u64::from(v))),
     }
-}
-
-/// `n` bytes.
-#[inline]
-pub(crate) fn bytes(n: usize, i: &[u8]) -> IResult<&[u8], &[u8]> {
-    take(n)(i)
 }

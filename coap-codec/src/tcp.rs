@@ -149,6 +149,11 @@ impl<B: AsRef<[u8]>> StreamMessage<B> {
             });
         }
         let code = Code(b[head]);
+        // RFC 8323 §3.4: an Empty message (0.00) is a keep-alive with nothing
+        // after the code, as over UDP (RFC 7252 §4.1).
+        if code.is_empty() && b.len() != token_start {
+            return Err(DecodeError::NonEmptyEmptyMessage { len: b.len() });
+        }
         let (options_end, payload_start) = scan(b, token_end)?;
         Ok(Self {
             buf,
@@ -540,6 +545,11 @@ mod tests {
             StreamMessage::decode_ws(&[0x10u8, 0x01, 0xff][..]),
             Err(DecodeError::FrameTooLarge { len: 1, max: 0 })
         );
+        assert_eq!(
+            StreamMessage::decode_tcp(&[0x11u8, 0x00, 0x07, 0x10][..]),
+            Err(DecodeError::NonEmptyEmptyMessage { len: 4 })
+        );
+        assert!(StreamMessage::decode_tcp(&[0x00u8, 0x00][..]).is_ok());
         assert_eq!(
             StreamMessage::decode_tcp(&[0x10u8, 0x45, 0xff][..]),
             Err(DecodeError::EmptyPayload { offset: 2 })

@@ -364,7 +364,7 @@ type RawOption<'a> = (&'a [u8], u32, &'a [u8]);
 
 /// Reads one option header and value: `Ok(None)` at the end of input or at
 /// the payload marker (which the caller detects separately).
-#[inline]
+#[inline(always)]
 fn next_option(i: &[u8]) -> Result<Option<RawOption<'_>>, OptionFault> {
     let Some((&first, rest)) = i.split_first() else {
         return Ok(None);
@@ -379,9 +379,18 @@ fn next_option(i: &[u8]) -> Result<Option<RawOption<'_>>, OptionFault> {
     if ln == 15 {
         return Err(OptionFault::ReservedLength);
     }
-    let (rest, delta) = parse::extended(dn, rest).map_err(|_| OptionFault::Truncated)?;
-    let (rest, len) = parse::extended(ln, rest).map_err(|_| OptionFault::Truncated)?;
-    let (rest, value) = parse::bytes(len as usize, rest).map_err(|_| OptionFault::Truncated)?;
+    // Most options have a small delta and length: no extended bytes.
+    let (rest, delta, len) = if dn < 13 && ln < 13 {
+        (rest, u32::from(dn), usize::from(ln))
+    } else {
+        let (rest, delta) = parse::extended(dn, rest).map_err(|_| OptionFault::Truncated)?;
+        let (rest, len) = parse::extended(ln, rest).map_err(|_| OptionFault::Truncated)?;
+        (rest, delta, len as usize)
+    };
+    if rest.len() < len {
+        return Err(OptionFault::Truncated);
+    }
+    let (value, rest) = rest.split_at(len);
     Ok(Some((rest, delta, value)))
 }
 
