@@ -53,7 +53,10 @@ fn decodes_link_format_from_stdin_and_lists_links() {
 fn reports_malformed_input_with_the_offset_and_fails() {
     let (ok, _, err) = run(&["40 01 00 00 ff"], "");
     assert!(!ok);
-    assert!(err.contains("payload marker at byte 4 with no payload"), "{err}");
+    assert!(
+        err.contains("payload marker at byte 4 with no payload"),
+        "{err}"
+    );
     let (ok, _, err) = run(&["zz"], "");
     assert!(!ok);
     assert!(err.contains("not hex"), "{err}");
@@ -62,7 +65,11 @@ fn reports_malformed_input_with_the_offset_and_fails() {
 #[test]
 fn decodes_a_tcp_stream_of_frames() {
     let (ok, out, _) = run(
-        &["--protocol", "coap-tcp", "50e12380010020d10301017294874773656e736f72730474656d70"],
+        &[
+            "--protocol",
+            "coap-tcp",
+            "50e12380010020d10301017294874773656e736f72730474656d70",
+        ],
         "",
     );
     assert!(ok, "{out}");

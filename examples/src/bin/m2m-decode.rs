@@ -148,7 +148,10 @@ fn decode(p: Protocol, data: Bytes, out: &mut impl Write) -> Result<(), String> 
 fn stream_message(f: &tcp::StreamMessage, out: &mut impl Write) -> Result<(), String> {
     let w = |out: &mut dyn Write, s: String| out.write_all(s.as_bytes()).map_err(|e| e.to_string());
     let name = f.code().name().map(|n| format!(" {n}")).unwrap_or_default();
-    w(out, format!("Code: {}{name}\nToken: {}\n", f.code(), f.token()))?;
+    w(
+        out,
+        format!("Code: {}{name}\nToken: {}\n", f.code(), f.token()),
+    )?;
     if let Some(m) = f.max_message_size() {
         w(out, format!("Max-Message-Size: {m}\n"))?;
     }
@@ -167,7 +170,11 @@ fn stream_message(f: &tcp::StreamMessage, out: &mut impl Write) -> Result<(), St
 }
 
 /// For a link-format payload, one line per link after the payload.
-fn link_summary(cf: Option<ContentFormat>, payload: &[u8], out: &mut impl Write) -> Result<(), String> {
+fn link_summary(
+    cf: Option<ContentFormat>,
+    payload: &[u8],
+    out: &mut impl Write,
+) -> Result<(), String> {
     if cf != Some(ContentFormat::LINK_FORMAT) {
         return Ok(());
     }
