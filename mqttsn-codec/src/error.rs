@@ -72,7 +72,9 @@ pub enum DecodeError {
         offset: usize,
     },
     /// The Length field declares fewer octets than its own header (§5.2.1).
-    #[error("length field at byte {offset} declares {declared} bytes, less than the header itself")]
+    #[error(
+        "length field at byte {offset} declares {declared} bytes, less than the header itself"
+    )]
     InvalidLength {
         /// The declared total length.
         declared: usize,

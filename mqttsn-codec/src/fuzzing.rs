@@ -31,7 +31,10 @@ pub fn mqttsn_message(data: &[u8]) {
         (Ok(Frame::Encapsulated(_)), Ok(_)) => panic!("Message decoded an encapsulation"),
         _ => {}
     }
-    for e in [frame.as_ref().err(), message.as_ref().err()].into_iter().flatten() {
+    for e in [frame.as_ref().err(), message.as_ref().err()]
+        .into_iter()
+        .flatten()
+    {
         assert!(!e.to_string().is_empty());
     }
     let Ok(frame) = frame else { return };
@@ -63,7 +66,10 @@ mod tests {
 
     #[test]
     fn replay_corpus() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/mqttsn_message/");
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fuzz/corpus/mqttsn_message/"
+        );
         let mut count = 0;
         for entry in fs::read_dir(dir).expect("corpus directory") {
             let path = entry.expect("corpus entry").path();
@@ -83,7 +89,12 @@ mod tests {
 
     #[test]
     fn garbage_is_refused_without_panicking() {
-        for data in [&[][..], &[0xFF], &[0x01, 0xFF, 0xFF], &[0x05, 0xFE, 0x00, 0x01]] {
+        for data in [
+            &[][..],
+            &[0xFF],
+            &[0x01, 0xFF, 0xFF],
+            &[0x05, 0xFE, 0x00, 0x01],
+        ] {
             mqttsn_message(data);
         }
     }

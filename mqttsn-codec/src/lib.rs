@@ -100,8 +100,8 @@ pub use forwarder::{Encapsulation, Frame, MAX_NODE_ID_LEN};
 pub use header::{Header, MsgType, MAX_LEN, MAX_SHORT_LEN};
 pub use message::{
     Advertise, ConnAck, Connect, Disconnect, GwInfo, Message, PingReq, PubAck, PubComp, PubRec,
-    PubRel, Publish, RegAck, Register, SearchGw, SubAck, Subscribe, UnsubAck, Unsubscribe,
-    WillMsg, WillMsgResp, WillMsgUpd, WillTopic, WillTopicResp,
+    PubRel, Publish, RegAck, Register, SearchGw, SubAck, Subscribe, UnsubAck, Unsubscribe, WillMsg,
+    WillMsgResp, WillMsgUpd, WillTopic, WillTopicResp,
 };
 pub use return_code::ReturnCode;
 pub use topic::{Topic, TopicIdType};

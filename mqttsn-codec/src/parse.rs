@@ -116,7 +116,11 @@ impl<'a> Reader<'a> {
     }
 
     /// The TopicIdType of the Flags octet just read at `flags_at`.
-    pub(crate) fn topic_id_type(&self, flags: u8, flags_at: usize) -> Result<TopicIdType, DecodeError> {
+    pub(crate) fn topic_id_type(
+        &self,
+        flags: u8,
+        flags_at: usize,
+    ) -> Result<TopicIdType, DecodeError> {
         TopicIdType::from_flags(flags & flags::TOPIC_ID_TYPE).ok_or(
             DecodeError::ReservedTopicIdType {
                 msg_type: self.msg_type,

@@ -179,7 +179,9 @@ mod tests {
         let m = publish(Topic::Id(0x0001), QoS::AtMostOnce, b"21.5");
         assert_wire(
             &m.into(),
-            &[0x0B, 0x0C, 0x00, 0x00, 0x01, 0x00, 0x00, b'2', b'1', b'.', b'5'],
+            &[
+                0x0B, 0x0C, 0x00, 0x00, 0x01, 0x00, 0x00, b'2', b'1', b'.', b'5',
+            ],
         );
     }
 
@@ -189,10 +191,7 @@ mod tests {
         m.dup = true;
         m.retain = true;
         m.msg_id = 0x1234;
-        assert_wire(
-            &m.into(),
-            &[0x08, 0x0C, 0xD1, 0x00, 0xFF, 0x12, 0x34, b'x'],
-        );
+        assert_wire(&m.into(), &[0x08, 0x0C, 0xD1, 0x00, 0xFF, 0x12, 0x34, b'x']);
     }
 
     #[test]
@@ -272,10 +271,7 @@ mod tests {
             data: Bytes::from(vec![0u8; 65_531]),
             ..publish(Topic::Id(1), QoS::AtMostOnce, b"")
         });
-        assert_eq!(
-            m.to_bytes(),
-            Err(EncodeError::TooLong { len: 65_540 })
-        );
+        assert_eq!(m.to_bytes(), Err(EncodeError::TooLong { len: 65_540 }));
     }
 
     #[test]
@@ -303,6 +299,9 @@ mod tests {
     fn qos2_handshake_messages() {
         assert_wire(&PubRec { msg_id: 0x0102 }.into(), &[0x04, 0x0F, 0x01, 0x02]);
         assert_wire(&PubRel { msg_id: 0x0102 }.into(), &[0x04, 0x10, 0x01, 0x02]);
-        assert_wire(&PubComp { msg_id: 0x0102 }.into(), &[0x04, 0x0E, 0x01, 0x02]);
+        assert_wire(
+            &PubComp { msg_id: 0x0102 }.into(),
+            &[0x04, 0x0E, 0x01, 0x02],
+        );
     }
 }

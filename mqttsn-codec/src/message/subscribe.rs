@@ -104,7 +104,9 @@ impl Body for Subscribe {
 
     fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) {
         buf.put_u8(
-            flags::bit(self.dup, flags::DUP) | self.qos.to_flags() | self.topic.id_type().to_flags(),
+            flags::bit(self.dup, flags::DUP)
+                | self.qos.to_flags()
+                | self.topic.id_type().to_flags(),
         );
         buf.put_u16(self.msg_id);
         encode_topic(&self.topic, buf);
@@ -205,10 +207,7 @@ mod tests {
             msg_id: 2,
             topic: name("a/#"),
         };
-        assert_wire(
-            &m.into(),
-            &[0x08, 0x12, 0x20, 0x00, 0x02, b'a', b'/', b'#'],
-        );
+        assert_wire(&m.into(), &[0x08, 0x12, 0x20, 0x00, 0x02, b'a', b'/', b'#']);
     }
 
     #[test]
@@ -291,10 +290,7 @@ mod tests {
             msg_id: 2,
             return_code: ReturnCode::Accepted,
         };
-        assert_wire(
-            &m.into(),
-            &[0x08, 0x13, 0x20, 0x00, 0x07, 0x00, 0x02, 0x00],
-        );
+        assert_wire(&m.into(), &[0x08, 0x13, 0x20, 0x00, 0x07, 0x00, 0x02, 0x00]);
     }
 
     #[test]
