@@ -197,6 +197,13 @@ pub enum DecodeError {
         /// Where the topic name would start.
         offset: usize,
     },
+    /// A forwarder encapsulation uses the 3-octet Length form, which §5.5 does
+    /// not have (its Length is one octet).
+    #[error("forwarder encapsulation at byte {offset} uses the 3-octet length form")]
+    LongFormEncapsulation {
+        /// Where the Length field starts.
+        offset: usize,
+    },
     /// The Ctrl octet of a forwarder encapsulation sets reserved bits 2–7 (§5.5).
     #[error("forwarder encapsulation: ctrl {ctrl:#04x} at byte {offset} sets reserved bits")]
     ReservedCtrlBits {

@@ -72,17 +72,20 @@ impl Frame {
     ///
     /// # Errors
     /// As [`Message::decode`], plus [`DecodeError::ReservedCtrlBits`], an
-    /// encapsulation Length shorter than 3 or in the 3-octet form
-    /// ([`DecodeError::InvalidLength`]) or longer than the datagram
-    /// ([`DecodeError::LengthMismatch`]), and
+    /// encapsulation Length shorter than 3 ([`DecodeError::InvalidLength`]),
+    /// longer than the datagram ([`DecodeError::LengthMismatch`]) or in the
+    /// 3-octet form ([`DecodeError::LongFormEncapsulation`]), and
     /// [`DecodeError::UnexpectedEncapsulation`] for a nested one.
     pub fn decode(datagram: Bytes) -> Result<Self, DecodeError> {
         let header = Header::decode(&datagram)?;
         if header.msg_type != MsgType::Encapsulated {
             return Message::decode_from(&datagram, 0).map(Self::Message);
         }
+        if header.long_form {
+            return Err(DecodeError::LongFormEncapsulation { offset: 0 });
+        }
         let len = usize::from(header.len);
-        if header.long_form || len < FIXED_LEN {
+        if len < FIXED_LEN {
             return Err(DecodeError::InvalidLength {
                 declared: len,
                 offset: 0,
@@ -261,6 +264,14 @@ mod tests {
                 actual: 4,
                 offset: 0
             })
+        );
+    }
+
+    #[test]
+    fn encapsulation_with_three_octet_length_is_refused() {
+        assert_eq!(
+            decode(&[0x01, 0x00, 0x05, 0xFE, 0x00, 0x02, 0x17]),
+            Err(DecodeError::LongFormEncapsulation { offset: 0 })
         );
     }
 

@@ -16,6 +16,10 @@ use crate::topic::Topic;
 /// Wire: `Length MsgType(0x0C) Flags TopicId(2) MsgId(2) Data(n)`. Flags uses
 /// DUP, QoS (0, 1, 2 or -1), Retain and TopicIdType; the TopicId field is a
 /// normal topic id, a predefined topic id or a 2-character short name.
+///
+/// §6.8 sends QoS -1 only to predefined ids and short names; the codec decodes
+/// a QoS -1 PUBLISH to a normal topic id all the same (it is well formed) and
+/// leaves the refusal to the gateway, which knows which ids exist.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Publish {
     /// The message is a retransmission.
