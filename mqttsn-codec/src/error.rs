@@ -243,6 +243,20 @@ pub enum EncodeError {
         /// The message being encoded.
         msg_type: MsgType,
     },
+    /// QoS -1 in a message other than PUBLISH (the decoder refuses it too).
+    #[error("{msg_type} cannot carry qos -1")]
+    QosMinusOneNotAllowed {
+        /// The message being encoded.
+        msg_type: MsgType,
+    },
+    /// An empty topic name in REGISTER, SUBSCRIBE, UNSUBSCRIBE, WILLTOPIC or
+    /// WILLTOPICUPD (the decoder refuses it too; the will messages delete the
+    /// will with `None`).
+    #[error("{msg_type} cannot carry an empty topic name")]
+    EmptyTopicName {
+        /// The message being encoded.
+        msg_type: MsgType,
+    },
     /// A forwarder encapsulation's radius does not fit in 2 bits (§5.5).
     #[error("forwarder radius {radius} does not fit in 2 bits")]
     RadiusOutOfRange {

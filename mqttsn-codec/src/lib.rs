@@ -59,7 +59,9 @@
 //! Encoding writes the shortest Length form (1 octet up to 255 in total) into
 //! any [`BufMut`](bytes::BufMut), and checks the room first, so a fixed
 //! `&mut [u8]` on a microcontroller gets [`EncodeError::BufferTooSmall`]
-//! rather than a panic. A message decoded from the 3-octet form of a short
+//! rather than a panic. It also refuses what the decoder would refuse (QoS -1
+//! outside PUBLISH, empty topic names, a topic kind the message cannot carry),
+//! so whatever encodes decodes back. A message decoded from the 3-octet form of a short
 //! message re-encodes in the 1-octet form; everything else re-encodes to the
 //! same bytes.
 //!

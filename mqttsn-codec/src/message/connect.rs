@@ -4,8 +4,9 @@
 use bytes::{BufMut, Bytes};
 
 use super::Body;
-use crate::error::{DecodeError, Field};
+use crate::error::{DecodeError, EncodeError, Field};
 use crate::flags::{self, QoS};
+use crate::header::MsgType;
 use crate::parse::Reader;
 use crate::return_code::ReturnCode;
 
@@ -105,6 +106,11 @@ pub struct WillTopic {
 }
 
 impl WillTopic {
+    pub(crate) fn check(&self, msg_type: MsgType) -> Result<(), EncodeError> {
+        check_qos(self.qos, msg_type)?;
+        check_topic_name(&self.topic, msg_type)
+    }
+
     pub(crate) fn len(&self) -> usize {
         1 + self.topic.len()
     }
@@ -127,6 +133,23 @@ pub(crate) fn decode_will_topic(r: &mut Reader<'_>) -> Result<Option<WillTopic>,
         retain: flags & flags::RETAIN != 0,
         topic: r.topic_name()?,
     }))
+}
+
+/// Refuses QoS -1 outside PUBLISH, as the decoder does.
+pub(crate) const fn check_qos(qos: QoS, msg_type: MsgType) -> Result<(), EncodeError> {
+    match qos {
+        QoS::MinusOne => Err(EncodeError::QosMinusOneNotAllowed { msg_type }),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses an empty topic name, as the decoder does.
+pub(crate) fn check_topic_name(name: &Bytes, msg_type: MsgType) -> Result<(), EncodeError> {
+    if name.is_empty() {
+        Err(EncodeError::EmptyTopicName { msg_type })
+    } else {
+        Ok(())
+    }
 }
 
 /// WILLMSG (§5.4.9): the will message, sent after WILLMSGREQ.
@@ -155,7 +178,6 @@ impl Body for WillMsg {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::header::MsgType;
     use crate::message::tests::{assert_refused, assert_wire};
     use crate::Message;
 
@@ -252,6 +274,28 @@ mod tests {
                 msg_type: MsgType::WillTopic,
                 offset: 2,
             },
+        );
+    }
+
+    #[test]
+    fn will_topic_that_would_not_decode_fails_to_encode() {
+        let empty = Message::WillTopic(Some(WillTopic::default()));
+        assert_eq!(
+            empty.to_bytes(),
+            Err(EncodeError::EmptyTopicName {
+                msg_type: MsgType::WillTopic
+            })
+        );
+        let minus_one = Message::WillTopicUpd(Some(WillTopic {
+            qos: QoS::MinusOne,
+            retain: false,
+            topic: Bytes::from_static(b"w"),
+        }));
+        assert_eq!(
+            minus_one.to_bytes(),
+            Err(EncodeError::QosMinusOneNotAllowed {
+                msg_type: MsgType::WillTopicUpd
+            })
         );
     }
 

@@ -124,7 +124,14 @@ macro_rules! messages {
             pub(crate) fn check(&self) -> Result<(), EncodeError> {
                 match self {
                     $(Self::$v(m) => m.check(),)*
-                    _ => Ok(()),
+                    Self::WillTopic(Some(w)) | Self::WillTopicUpd(Some(w)) => {
+                        w.check(self.msg_type())
+                    }
+                    Self::WillTopicReq
+                    | Self::WillTopic(None)
+                    | Self::WillMsgReq
+                    | Self::PingResp
+                    | Self::WillTopicUpd(None) => Ok(()),
                 }
             }
 
@@ -270,7 +277,11 @@ impl Message {
     /// [`EncodeError::TooLong`] past 65535 octets, [`EncodeError::BufferTooSmall`]
     /// when `buf` cannot take [`Message::encoded_len`] octets,
     /// [`EncodeError::TopicNotAllowed`] for a topic variant the message cannot
-    /// carry. On error nothing is written.
+    /// carry, [`EncodeError::QosMinusOneNotAllowed`] and
+    /// [`EncodeError::EmptyTopicName`] for what the decoder would refuse. So
+    /// whatever encodes decodes back to an equal message (except a
+    /// [`PingReq`] with an empty `Some` client id, which comes back `None`).
+    /// On error nothing is written.
     pub fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) -> Result<(), EncodeError> {
         self.check()?;
         let total = self.encoded_len();

@@ -3,7 +3,8 @@
 use bytes::{BufMut, Bytes};
 
 use super::Body;
-use crate::error::{DecodeError, Field};
+use crate::error::{DecodeError, EncodeError, Field};
+use crate::header::MsgType;
 use crate::parse::Reader;
 use crate::return_code::ReturnCode;
 
@@ -32,6 +33,10 @@ impl Body for Register {
 
     fn len(&self) -> usize {
         4 + self.topic_name.len()
+    }
+
+    fn check(&self) -> Result<(), EncodeError> {
+        super::connect::check_topic_name(&self.topic_name, MsgType::Register)
     }
 
     fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) {
@@ -77,7 +82,6 @@ impl Body for RegAck {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::header::MsgType;
     use crate::message::tests::{assert_refused, assert_wire};
 
     #[test]
@@ -101,6 +105,16 @@ mod tests {
                 msg_type: MsgType::Register,
                 offset: 6,
             },
+        );
+    }
+
+    #[test]
+    fn register_without_topic_name_fails_to_encode() {
+        assert_eq!(
+            crate::Message::from(Register::default()).to_bytes(),
+            Err(EncodeError::EmptyTopicName {
+                msg_type: MsgType::Register
+            })
         );
     }
 

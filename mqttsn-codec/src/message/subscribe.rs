@@ -3,10 +3,12 @@
 
 use bytes::BufMut;
 
+use super::connect::{check_qos, check_topic_name};
 use super::publish::msg_id_only;
 use super::Body;
 use crate::error::{DecodeError, EncodeError, Field};
 use crate::flags::{self, QoS};
+use crate::header::MsgType;
 use crate::parse::Reader;
 use crate::return_code::ReturnCode;
 use crate::topic::{Topic, TopicIdType};
@@ -65,10 +67,11 @@ fn topic_len(topic: &Topic) -> usize {
     }
 }
 
-fn check_topic(topic: &Topic, msg_type: crate::MsgType) -> Result<(), EncodeError> {
+fn check_topic(topic: &Topic, msg_type: MsgType) -> Result<(), EncodeError> {
     match topic {
         Topic::Id(_) => Err(EncodeError::TopicNotAllowed { msg_type }),
-        _ => Ok(()),
+        Topic::Name(name) => check_topic_name(name, msg_type),
+        Topic::Predefined(_) | Topic::Short(_) => Ok(()),
     }
 }
 
@@ -99,7 +102,8 @@ impl Body for Subscribe {
     }
 
     fn check(&self) -> Result<(), EncodeError> {
-        check_topic(&self.topic, crate::MsgType::Subscribe)
+        check_qos(self.qos, MsgType::Subscribe)?;
+        check_topic(&self.topic, MsgType::Subscribe)
     }
 
     fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) {
@@ -129,7 +133,7 @@ impl Body for Unsubscribe {
     }
 
     fn check(&self) -> Result<(), EncodeError> {
-        check_topic(&self.topic, crate::MsgType::Unsubscribe)
+        check_topic(&self.topic, MsgType::Unsubscribe)
     }
 
     fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) {
@@ -172,6 +176,10 @@ impl Body for SubAck {
         6
     }
 
+    fn check(&self) -> Result<(), EncodeError> {
+        check_qos(self.qos, MsgType::SubAck)
+    }
+
     fn encode<B: BufMut + ?Sized>(&self, buf: &mut B) {
         buf.put_u8(self.qos.to_flags());
         buf.put_u16(self.topic_id);
@@ -190,7 +198,6 @@ msg_id_only! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::header::MsgType;
     use crate::message::tests::{assert_refused, assert_wire};
     use crate::Message;
     use bytes::Bytes;
@@ -278,6 +285,30 @@ mod tests {
             Message::from(m).to_bytes(),
             Err(EncodeError::TopicNotAllowed {
                 msg_type: MsgType::Subscribe
+            })
+        );
+    }
+
+    #[test]
+    fn what_would_not_decode_fails_to_encode() {
+        let minus_one = SubAck {
+            qos: QoS::MinusOne,
+            ..SubAck::default()
+        };
+        assert_eq!(
+            Message::from(minus_one).to_bytes(),
+            Err(EncodeError::QosMinusOneNotAllowed {
+                msg_type: MsgType::SubAck
+            })
+        );
+        let empty = Unsubscribe {
+            msg_id: 1,
+            topic: Topic::Name(Bytes::new()),
+        };
+        assert_eq!(
+            Message::from(empty).to_bytes(),
+            Err(EncodeError::EmptyTopicName {
+                msg_type: MsgType::Unsubscribe
             })
         );
     }
