@@ -61,9 +61,9 @@
 //! `&mut [u8]` on a microcontroller gets [`EncodeError::BufferTooSmall`]
 //! rather than a panic. It also refuses what the decoder would refuse (QoS -1
 //! outside PUBLISH, empty topic names, a topic kind the message cannot carry),
-//! so whatever encodes decodes back. A message decoded from the 3-octet form of a short
-//! message re-encodes in the 1-octet form; everything else re-encodes to the
-//! same bytes.
+//! so whatever encodes decodes back. A message decoded from the 3-octet form
+//! of a short message re-encodes in the 1-octet form; everything else
+//! re-encodes to the same bytes.
 //!
 //! # MQTT-SN 2.0
 //! The v1.2 messages are the [`Message`] enum; [`Header`] and the Length rules
