@@ -77,3 +77,15 @@ fn decodes_a_tcp_stream_of_frames() {
     assert!(out.contains("Max-Message-Size: 8388864"), "{out}");
     assert!(out.contains("Code: 0.01 GET"), "{out}");
 }
+
+#[test]
+fn decodes_an_mqttsn_register() {
+    // REGISTER topic id 0, msg id 1, "park/a/12"
+    let (ok, out, err) = run(&["-p", "mqttsn", "0f0a00000001706172 6b2f612f3132"], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("Register"), "{out}");
+    assert!(out.contains("msg_id: 1"), "{out}");
+    let (ok, _, err) = run(&["-p", "mqttsn", "05 0a 00"], "");
+    assert!(!ok);
+    assert!(!err.is_empty());
+}

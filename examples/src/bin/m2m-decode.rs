@@ -1,10 +1,12 @@
 //! `m2m-decode`: decode CoAP messages (UDP, TCP or WebSocket framing) and
-//! print every field, the way a protocol analyser would.
+//! MQTT-SN datagrams and print every field, the way a protocol analyser
+//! would.
 //!
 //! ```text
 //! $ m2m-decode 4101adbe0172b773656e736f72730474656d70
 //! $ echo 62453001724bc128ff3c2f3e3b63743d30 | m2m-decode
 //! $ m2m-decode --protocol coap-tcp --file capture.bin
+//! $ m2m-decode --protocol mqttsn 0f0a000000017061726b2f612f3132
 //! ```
 
 use std::io::{self, BufRead, Read, Write};
@@ -46,6 +48,8 @@ enum Protocol {
     CoapTcp,
     /// CoAP over WebSockets (RFC 8323 §4.2): one WebSocket message each.
     CoapWs,
+    /// MQTT-SN v1.2: one datagram, plain or in a forwarder encapsulation.
+    Mqttsn,
 }
 
 fn main() -> ExitCode {
@@ -141,6 +145,10 @@ fn decode(p: Protocol, data: Bytes, out: &mut impl Write) -> Result<(), String> 
         Protocol::CoapWs => {
             let f = tcp::StreamMessage::decode_ws(data).map_err(|e| e.to_string())?;
             stream_message(&f, out)
+        }
+        Protocol::Mqttsn => {
+            let f = mqttsn_codec::Frame::decode(data).map_err(|e| e.to_string())?;
+            writeln!(out, "{f:#?}").map_err(|e| e.to_string())
         }
     }
 }
