@@ -1,0 +1,193 @@
+//! Decode and encode throughput of mqtt-codec beside mqttbytes 0.6 (rumqtt's
+//! codec) on the same bytes, plus topic matching against 10,000 filters.
+//!
+//! Run: `cargo bench -p mqtt-codec --bench mqtt -- --warm-up-time 1 --measurement-time 2`
+
+use std::hint::black_box;
+
+use bytes::{Bytes, BytesMut};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use mqtt_codec::{
+    Connect, LastWill, Packet, Properties, ProtocolVersion, Publish, QoS, StreamDecoder, Subscribe,
+    Subscription, Utf8String,
+};
+
+const MAX: usize = 1 << 20;
+
+fn s(x: &str) -> Utf8String {
+    Utf8String::try_from(x).unwrap()
+}
+
+fn encode(v: ProtocolVersion, p: &Packet) -> Bytes {
+    let mut b = BytesMut::new();
+    p.encode(v, &mut b).unwrap();
+    b.freeze()
+}
+
+fn publish(v: ProtocolVersion, qos: QoS, size: usize) -> Packet {
+    let mut p = Publish::new(
+        s("building/3/floor/2/room/17/temperature"),
+        Bytes::from(vec![0x5a; size]),
+    )
+    .with_qos(qos, if qos == QoS::AtMostOnce { 0 } else { 4711 });
+    if v.is_v5() {
+        p.properties = Properties {
+            payload_format_indicator: Some(true),
+            message_expiry_interval: Some(3600),
+            content_type: Some(s("application/json")),
+            user_properties: vec![(s("unit"), s("celsius"))],
+            ..Properties::default()
+        };
+    }
+    Packet::Publish(p)
+}
+
+fn connect(v: ProtocolVersion) -> Packet {
+    let mut c = Connect::new(v);
+    c.client_id = s("sensor-gateway-0042");
+    c.username = Some(s("gateway"));
+    c.password = Some(Bytes::from_static(b"s3cret-passw0rd"));
+    c.will = Some(LastWill {
+        topic: s("gateways/0042/status"),
+        payload: Bytes::from_static(b"offline"),
+        qos: QoS::AtLeastOnce,
+        retain: true,
+        properties: Properties::default(),
+    });
+    if v.is_v5() {
+        c.properties.session_expiry_interval = Some(3600);
+        c.properties.receive_maximum = Some(100);
+    }
+    Packet::Connect(Box::new(c))
+}
+
+fn subscribe() -> Packet {
+    let filters = (0..10)
+        .map(|i| {
+            Subscription::new(
+                s(&format!("building/{i}/+/temperature/#")),
+                QoS::AtLeastOnce,
+            )
+        })
+        .collect();
+    Packet::Subscribe(Subscribe::new(17, filters))
+}
+
+#[allow(clippy::large_enum_variant)] // mirrors the two mqttbytes packet types as they are
+enum Baseline {
+    V4(mqttbytes::v4::Packet),
+    V5(mqttbytes::v5::Packet),
+}
+
+fn baseline(v: ProtocolVersion, frame: &Bytes) -> Baseline {
+    let mut b = BytesMut::from(&frame[..]);
+    if v.is_v5() {
+        Baseline::V5(mqttbytes::v5::read(&mut b, MAX).unwrap())
+    } else {
+        Baseline::V4(mqttbytes::v4::read(&mut b, MAX).unwrap())
+    }
+}
+
+fn baseline_write(p: &Baseline, out: &mut BytesMut) {
+    match p {
+        Baseline::V4(mqttbytes::v4::Packet::Publish(x)) => x.write(out).map(drop),
+        Baseline::V4(mqttbytes::v4::Packet::Connect(x)) => x.write(out).map(drop),
+        Baseline::V4(mqttbytes::v4::Packet::Subscribe(x)) => x.write(out).map(drop),
+        Baseline::V5(mqttbytes::v5::Packet::Publish(x)) => x.write(out).map(drop),
+        Baseline::V5(mqttbytes::v5::Packet::Connect(x)) => x.write(out).map(drop),
+        Baseline::V5(mqttbytes::v5::Packet::Subscribe(x)) => x.write(out).map(drop),
+        _ => unreachable!("bench cases are PUBLISH, CONNECT, SUBSCRIBE"),
+    }
+    .unwrap();
+}
+
+fn bench_case(c: &mut Criterion, name: &str, v: ProtocolVersion, packet: &Packet) {
+    let frame = encode(v, packet);
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Bytes(frame.len() as u64));
+    g.bench_function("decode/mqtt-codec", |b| {
+        b.iter_batched(
+            || BytesMut::from(&frame[..]),
+            |mut buf| {
+                StreamDecoder::new(v, MAX)
+                    .decode(black_box(&mut buf))
+                    .unwrap()
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    g.bench_function("decode/mqttbytes", |b| {
+        b.iter_batched(
+            || BytesMut::from(&frame[..]),
+            |mut buf| {
+                if v.is_v5() {
+                    Baseline::V5(mqttbytes::v5::read(black_box(&mut buf), MAX).unwrap())
+                } else {
+                    Baseline::V4(mqttbytes::v4::read(black_box(&mut buf), MAX).unwrap())
+                }
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    let mut out = BytesMut::with_capacity(frame.len() * 2);
+    g.bench_function("encode/mqtt-codec", |b| {
+        b.iter(|| {
+            out.clear();
+            black_box(packet).encode(v, &mut out).unwrap();
+        });
+    });
+    let theirs = baseline(v, &frame);
+    g.bench_function("encode/mqttbytes", |b| {
+        b.iter(|| {
+            out.clear();
+            baseline_write(black_box(&theirs), &mut out);
+        });
+    });
+    g.finish();
+}
+
+fn codec(c: &mut Criterion) {
+    for (vname, v) in [
+        ("3.1.1", ProtocolVersion::V3_1_1),
+        ("5.0", ProtocolVersion::V5),
+    ] {
+        for (qname, qos) in [("qos0", QoS::AtMostOnce), ("qos1", QoS::AtLeastOnce)] {
+            for size in [16, 1024] {
+                bench_case(
+                    c,
+                    &format!("publish/{vname}/{qname}/{size}B"),
+                    v,
+                    &publish(v, qos, size),
+                );
+            }
+        }
+        bench_case(c, &format!("connect/{vname}"), v, &connect(v));
+        bench_case(c, &format!("subscribe10/{vname}"), v, &subscribe());
+    }
+}
+
+fn topic_match(c: &mut Criterion) {
+    let filters: Vec<String> = (0..10_000)
+        .map(|i| match i % 4 {
+            0 => format!("building/{}/floor/+/room/{}/temperature", i % 50, i),
+            1 => format!("building/{}/#", i),
+            2 => format!("+/{}/floor/2/room/+/humidity", i),
+            _ => format!("building/3/floor/{}/room/17/temperature", i),
+        })
+        .collect();
+    let mut g = c.benchmark_group("topic");
+    g.throughput(Throughput::Elements(filters.len() as u64));
+    g.bench_function("match 1 name x 10k filters", |b| {
+        b.iter(|| {
+            let name = black_box("building/3/floor/2/room/17/temperature");
+            filters
+                .iter()
+                .filter(|f| mqtt_codec::topic::matches(f, name))
+                .count()
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, codec, topic_match);
+criterion_main!(benches);
