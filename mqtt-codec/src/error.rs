@@ -234,7 +234,6 @@ impl DecodeError {
             Self::UnsupportedProtocolLevel { .. } => ReasonCode::UNSUPPORTED_PROTOCOL_VERSION,
             Self::ZeroPacketId { .. }
             | Self::NoTopicFilters { .. }
-            | Self::PropertyNotAllowed { .. }
             | Self::DuplicateProperty { .. }
             | Self::InvalidPropertyValue { .. }
             | Self::InvalidReasonCode { .. }
@@ -242,7 +241,6 @@ impl DecodeError {
             | Self::NoLocalOnSharedSubscription
             | Self::PacketNotInVersion { .. }
             | Self::FirstPacketNotConnect { .. } => ReasonCode::PROTOCOL_ERROR,
-            Self::InvalidTopicFilter { .. } => ReasonCode::TOPIC_FILTER_INVALID,
             _ => ReasonCode::MALFORMED_PACKET,
         }
     }

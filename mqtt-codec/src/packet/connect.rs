@@ -111,7 +111,9 @@ impl Connect {
         } else {
             will_qos != 0 || will_retain
         };
-        if flags & 1 != 0 || bad_will || (has_password && !has_username && !version.is_v5()) {
+        // MQTT 3.1 has no reserved-bit rule; Mosquitto accepts it set there.
+        let reserved = flags & 1 != 0 && version != ProtocolVersion::V3_1;
+        if reserved || bad_will || (has_password && !has_username && !version.is_v5()) {
             return Err(DecodeError::InvalidConnectFlags { flags });
         }
         let keep_alive = r.u16()?;
