@@ -102,6 +102,7 @@ impl FixedHeader {
     /// # Errors
     /// [`DecodeError::MalformedRemainingLength`] for a Remaining Length longer
     /// than four bytes or not minimally encoded.
+    #[inline]
     pub fn parse(buf: &[u8]) -> Result<Option<Self>, DecodeError> {
         let Some(&byte1) = buf.first() else {
             return Ok(None);

@@ -99,7 +99,7 @@ pub use primitives::{
     decode_varint, has_discouraged_code_points, validate_utf8, varint_len, StringError, Utf8String,
     VARINT_MAX,
 };
-pub use property::Properties;
+pub use property::{Properties, Props};
 pub use qos::QoS;
 pub use reason_code::ReasonCode;
 pub use stream::{StreamDecoder, MAX_PACKET_SIZE};

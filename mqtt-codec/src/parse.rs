@@ -102,13 +102,6 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
-    /// The rest of the frame as a zero-copy slice.
-    pub(crate) fn rest(&mut self) -> Bytes {
-        let b = self.frame.slice(self.pos..self.end);
-        self.pos = self.end;
-        b
-    }
-
     /// Binary Data: two-byte length, then bytes (MQTT 5.0 §1.5.6).
     pub(crate) fn binary(&mut self) -> Result<Bytes, DecodeError> {
         let start = self.pos;

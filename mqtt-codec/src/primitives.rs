@@ -17,6 +17,7 @@ pub const VARINT_MAX: u32 = 268_435_455;
 /// `Err(())` if it has more than four bytes or is not minimally encoded
 /// (MQTT-1.5.5-1).
 #[allow(clippy::result_unit_err)]
+#[inline]
 pub fn decode_varint(buf: &[u8]) -> Result<Option<(u32, usize)>, ()> {
     let mut value: u32 = 0;
     for i in 0..4 {

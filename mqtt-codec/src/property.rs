@@ -1,6 +1,7 @@
 //! MQTT 5.0 properties (§2.2.2): one struct for every packet, with the
 //! packets each property may appear in.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 
@@ -190,6 +191,83 @@ pub struct Properties {
     pub shared_subscription_available: Option<bool>,
 }
 
+/// A packet's [`Properties`], stored out of line: a packet without
+/// properties holds a null pointer and allocates nothing, and moving a packet
+/// moves 8 bytes instead of the whole property table.
+///
+/// It dereferences to [`Properties`] (an empty table when absent); mutating
+/// it through `DerefMut` allocates the table on first use.
+///
+/// ```
+/// use mqtt_codec::{Props, Utf8String};
+/// let mut p = Props::default();
+/// assert!(p.is_empty() && p.content_type.is_none());
+/// p.content_type = Some(Utf8String::from_static("text/plain"));
+/// assert_eq!(p.content_type.as_deref(), Some("text/plain"));
+/// ```
+#[derive(Clone, Default)]
+pub struct Props(Option<Box<Properties>>);
+
+static EMPTY: Properties = Properties::new();
+
+impl Props {
+    /// Whether no property is set.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|p| p.is_empty())
+    }
+
+    /// The table, if any property was ever set.
+    #[must_use]
+    pub fn into_inner(self) -> Option<Box<Properties>> {
+        self.0
+    }
+
+    pub(crate) fn encoded_len(&self, ctx: PropertyContext) -> Result<usize, EncodeError> {
+        self.0.as_ref().map_or(Ok(0), |p| p.encoded_len(ctx))
+    }
+
+    pub(crate) fn encode(&self, len: usize, buf: &mut impl BufMut) {
+        match &self.0 {
+            Some(p) => p.encode(len, buf),
+            None => put_varint(buf, 0),
+        }
+    }
+}
+
+impl core::ops::Deref for Props {
+    type Target = Properties;
+    fn deref(&self) -> &Properties {
+        self.0.as_deref().unwrap_or(&EMPTY)
+    }
+}
+
+impl core::ops::DerefMut for Props {
+    fn deref_mut(&mut self) -> &mut Properties {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl From<Properties> for Props {
+    fn from(p: Properties) -> Self {
+        Self(Some(Box::new(p)))
+    }
+}
+
+impl PartialEq for Props {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Props {}
+
+impl core::fmt::Debug for Props {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(&**self, f)
+    }
+}
+
 fn set<T>(slot: &mut Option<T>, value: T, id: u8) -> Result<(), DecodeError> {
     if slot.is_some() {
         return Err(DecodeError::DuplicateProperty { id });
@@ -214,24 +292,59 @@ fn nonzero_u16(r: &mut Reader<'_>, id: u8) -> Result<u16, DecodeError> {
 }
 
 impl Properties {
+    /// An empty table (also what `Default` gives).
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            payload_format_indicator: None,
+            message_expiry_interval: None,
+            content_type: None,
+            response_topic: None,
+            correlation_data: None,
+            subscription_identifiers: Vec::new(),
+            session_expiry_interval: None,
+            assigned_client_identifier: None,
+            server_keep_alive: None,
+            authentication_method: None,
+            authentication_data: None,
+            request_problem_information: None,
+            will_delay_interval: None,
+            request_response_information: None,
+            response_information: None,
+            server_reference: None,
+            reason_string: None,
+            receive_maximum: None,
+            topic_alias_maximum: None,
+            topic_alias: None,
+            maximum_qos: None,
+            retain_available: None,
+            user_properties: Vec::new(),
+            maximum_packet_size: None,
+            wildcard_subscription_available: None,
+            subscription_identifier_available: None,
+            shared_subscription_available: None,
+        }
+    }
+
     /// Whether no property is set.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        *self == Self::default()
+        *self == EMPTY
     }
 
-    /// Reads a property length and the properties after it.
-    pub(crate) fn decode(r: &mut Reader<'_>, ctx: PropertyContext) -> Result<Self, DecodeError> {
+    /// Reads a property length and the properties after it. Allocates the
+    /// table only when there is at least one property.
+    pub(crate) fn decode(r: &mut Reader<'_>, ctx: PropertyContext) -> Result<Props, DecodeError> {
         let at = r.pos();
         let len = r.varint()? as usize;
         if len == 0 {
-            return Ok(Self::default());
+            return Ok(Props(None));
         }
         if len > r.remaining() {
             return Err(DecodeError::PropertyLength { offset: at });
         }
         let mut r = r.sub(len)?;
-        let mut p = Self::default();
+        let mut p = Box::<Self>::default();
         let ctx_bit = ctx.bit();
         while !r.is_empty() {
             let at = r.pos();
@@ -251,7 +364,7 @@ impl Properties {
             }
             p.decode_one(&mut r, id, ctx)?;
         }
-        Ok(p)
+        Ok(Props(Some(p)))
     }
 
     fn decode_one(
@@ -563,7 +676,7 @@ mod tests {
     fn decode(bytes: &'static [u8], ctx: PropertyContext) -> Result<Properties, DecodeError> {
         let frame = Bytes::from_static(bytes);
         let mut r = Reader::new(&frame, 0);
-        Properties::decode(&mut r, ctx)
+        Properties::decode(&mut r, ctx).map(|p| (*p).clone())
     }
 
     const PUB: PropertyContext = PropertyContext::Packet(PacketType::Publish);
@@ -673,7 +786,7 @@ mod tests {
         p.encode(len, &mut out);
         let frame = Bytes::from(out);
         let mut r = Reader::new(&frame, 0);
-        assert_eq!(Properties::decode(&mut r, ctx).unwrap(), p);
+        assert_eq!(*Properties::decode(&mut r, ctx).unwrap(), p);
         assert!(r.is_empty());
         assert_eq!(
             p.encoded_len(PUB),

@@ -89,6 +89,7 @@ impl StreamDecoder {
     ///
     /// # Errors
     /// [`DecodeError::MalformedRemainingLength`] or [`DecodeError::PacketTooLarge`].
+    #[inline]
     pub fn next_frame(
         &mut self,
         buf: &mut BytesMut,
@@ -115,6 +116,7 @@ impl StreamDecoder {
     /// # Errors
     /// Any [`DecodeError`]; in detection mode also
     /// [`DecodeError::FirstPacketNotConnect`].
+    #[inline]
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
         let version = match self.version {
             Some(v) => v,
@@ -136,7 +138,7 @@ impl StreamDecoder {
         let Some((header, frame)) = self.next_frame(buf)? else {
             return Ok(None);
         };
-        let packet = Packet::decode_frame(version, &header, &frame)?;
+        let packet = Packet::decode_frame(version, &header, frame)?;
         if self.version.is_none() {
             self.version = Some(version);
         }

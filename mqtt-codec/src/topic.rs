@@ -57,6 +57,9 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
 /// The byte checks of [`validate_topic_name`] without the emptiness rule
 /// (a v5 PUBLISH with a Topic Alias may have an empty topic).
 pub(crate) fn check_name_bytes(b: &[u8]) -> Result<(), TopicError> {
+    if check_name_fast(b).is_some() {
+        return Ok(());
+    }
     for &c in b {
         match c {
             b'+' | b'#' => return Err(TopicError::WildcardInName),
@@ -65,6 +68,39 @@ pub(crate) fn check_name_bytes(b: &[u8]) -> Result<(), TopicError> {
         }
     }
     Ok(())
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any byte of `x` is zero (the classic bit trick, exact when used as a flag).
+const fn has_zero(x: u64) -> bool {
+    x.wrapping_sub(LO) & !x & HI != 0
+}
+
+/// Word-at-a-time scan of a topic name: `Some(is_ascii)` if it has no
+/// U+0000, `+` or `#`, `None` otherwise (the caller then finds which).
+#[inline]
+pub(crate) fn check_name_fast(b: &[u8]) -> Option<bool> {
+    let mut chunks = b.chunks_exact(8);
+    let mut high = 0u64;
+    for c in &mut chunks {
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        if has_zero(x)
+            || has_zero(x ^ (LO * u64::from(b'+')))
+            || has_zero(x ^ (LO * u64::from(b'#')))
+        {
+            return None;
+        }
+        high |= x;
+    }
+    for &c in chunks.remainder() {
+        if matches!(c, 0 | b'+' | b'#') {
+            return None;
+        }
+        high |= u64::from(c);
+    }
+    Some(high & HI == 0)
 }
 
 /// Checks a topic filter: each `+` is a whole level, `#` is a whole last
@@ -82,20 +118,26 @@ pub(crate) fn check_name_bytes(b: &[u8]) -> Result<(), TopicError> {
 /// ```
 pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
     check_common(filter)?;
-    if filter.contains('\0') {
-        return Err(TopicError::NullCharacter);
-    }
     let filter = match SharedSubscription::parse(filter)? {
         Some(shared) => shared.filter,
         None => filter,
     };
-    let mut levels = filter.split('/').peekable();
-    while let Some(level) = levels.next() {
-        if level.contains('#') && (level != "#" || levels.peek().is_some()) {
-            return Err(TopicError::MisplacedMultiLevelWildcard);
-        }
-        if level.contains('+') && level != "+" {
-            return Err(TopicError::MisplacedSingleLevelWildcard);
+    // One pass over the bytes: a wildcard must be a whole level, and `#` the last one.
+    let b = filter.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            0 => return Err(TopicError::NullCharacter),
+            b'+' | b'#' => {
+                let starts_level = i == 0 || b[i - 1] == b'/';
+                let ends_level = i + 1 == b.len() || b[i + 1] == b'/';
+                if c == b'#' && !(starts_level && i + 1 == b.len()) {
+                    return Err(TopicError::MisplacedMultiLevelWildcard);
+                }
+                if !(starts_level && ends_level) {
+                    return Err(TopicError::MisplacedSingleLevelWildcard);
+                }
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -186,13 +228,16 @@ impl<'a> SharedSubscription<'a> {
     /// assert_eq!(SharedSubscription::parse("sport/#"), Ok(None));
     /// ```
     pub fn parse(filter: &'a str) -> Result<Option<Self>, TopicError> {
+        if filter.as_bytes().first() != Some(&b'$') {
+            return Ok(None);
+        }
         let Some(rest) = filter.strip_prefix("$share/") else {
             return Ok(None);
         };
         let Some((group, filter)) = rest.split_once('/') else {
             return Err(TopicError::InvalidSharedSubscription);
         };
-        if group.is_empty() || group.contains(['+', '#']) || filter.is_empty() {
+        if group.is_empty() || group.contains(['+', '#', '\0']) || filter.is_empty() {
             return Err(TopicError::InvalidSharedSubscription);
         }
         Ok(Some(Self { group, filter }))
@@ -269,6 +314,25 @@ mod tests {
             validate_topic_filter("$share//x"),
             Err(TopicError::InvalidSharedSubscription)
         );
+    }
+
+    #[test]
+    fn word_scan_agrees_with_byte_scan() {
+        for s in [
+            "a",
+            "abcdefgh",
+            "abcdefgh/ijklmnop/q",
+            "abcdefg#",
+            "abcdefgh+",
+            "ab\0cdefghij",
+            "é/ü/ß/très-long-topic",
+        ] {
+            let slow = s.bytes().all(|c| !matches!(c, 0 | b'+' | b'#'));
+            assert_eq!(check_name_fast(s.as_bytes()).is_some(), slow, "{s:?}");
+            if let Some(ascii) = check_name_fast(s.as_bytes()) {
+                assert_eq!(ascii, s.is_ascii(), "{s:?}");
+            }
+        }
     }
 
     #[test]

@@ -86,7 +86,8 @@ fn v5_session_with_qos2_flow_and_malformed_packet() {
         request_problem_information: Some(true),
         user_properties: vec![(s("origin"), s("m2m-rs"))],
         ..Properties::default()
-    };
+    }
+    .into();
     c.send(&Packet::Connect(Box::new(connect)));
     let Some(Packet::ConnAck(ack)) = c.recv() else {
         panic!("expected CONNACK")

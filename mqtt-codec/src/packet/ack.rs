@@ -7,7 +7,7 @@ use super::{put_header, with_len_prefix};
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
 use crate::parse::Reader;
-use crate::property::{Properties, PropertyContext};
+use crate::property::{Properties, PropertyContext, Props};
 use crate::reason_code::ReasonCode;
 use crate::version::ProtocolVersion;
 
@@ -30,7 +30,7 @@ pub struct Ack {
     /// Reason code (MQTT 5.0; Success before).
     pub reason_code: ReasonCode,
     /// Properties (MQTT 5.0): Reason String and User Properties.
-    pub properties: Properties,
+    pub properties: Props,
 }
 
 /// PUBACK (§3.4).
@@ -49,7 +49,7 @@ impl Ack {
         Self {
             packet_id,
             reason_code: ReasonCode::SUCCESS,
-            properties: Properties::default(),
+            properties: Props::default(),
         }
     }
 

@@ -6,7 +6,7 @@ use super::{put_header, with_len_prefix};
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
 use crate::parse::Reader;
-use crate::property::{Properties, PropertyContext};
+use crate::property::{Properties, PropertyContext, Props};
 use crate::reason_code::ReasonCode;
 use crate::version::ProtocolVersion;
 
@@ -18,7 +18,7 @@ pub struct Auth {
     /// Reason code.
     pub reason_code: ReasonCode,
     /// Properties.
-    pub properties: Properties,
+    pub properties: Props,
 }
 
 impl Auth {

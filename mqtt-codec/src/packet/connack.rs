@@ -6,7 +6,7 @@ use super::{put_header, with_len_prefix};
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
 use crate::parse::Reader;
-use crate::property::{Properties, PropertyContext};
+use crate::property::{Properties, PropertyContext, Props};
 use crate::reason_code::ReasonCode;
 use crate::version::ProtocolVersion;
 
@@ -27,7 +27,7 @@ pub struct ConnAck {
     /// Connect reason code (5.0) or return code (3.1.1).
     pub reason_code: ReasonCode,
     /// Properties (MQTT 5.0).
-    pub properties: Properties,
+    pub properties: Props,
 }
 
 impl ConnAck {
@@ -51,7 +51,7 @@ impl ConnAck {
         let properties = if version.is_v5() {
             Properties::decode(r, PropertyContext::Packet(PacketType::ConnAck))?
         } else {
-            Properties::default()
+            Props::default()
         };
         Ok(Self {
             session_present: flags == 1,

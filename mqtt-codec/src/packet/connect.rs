@@ -7,7 +7,7 @@ use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
 use crate::parse::Reader;
 use crate::primitives::Utf8String;
-use crate::property::{Properties, PropertyContext};
+use crate::property::{Properties, PropertyContext, Props};
 use crate::qos::QoS;
 use crate::topic::{validate_topic_name, TopicError};
 use crate::version::ProtocolVersion;
@@ -39,7 +39,7 @@ pub struct Connect {
     /// Keep Alive, seconds.
     pub keep_alive: u16,
     /// Properties (MQTT 5.0).
-    pub properties: Properties,
+    pub properties: Props,
     /// Client Identifier (may be empty).
     pub client_id: Utf8String,
     /// Will message.
@@ -62,7 +62,7 @@ pub struct LastWill {
     /// Will Retain.
     pub retain: bool,
     /// Will Properties (MQTT 5.0).
-    pub properties: Properties,
+    pub properties: Props,
 }
 
 impl Connect {
@@ -73,7 +73,7 @@ impl Connect {
             protocol_version,
             clean_start: true,
             keep_alive: 60,
-            properties: Properties::default(),
+            properties: Props::default(),
             client_id: Utf8String::default(),
             will: None,
             username: None,
@@ -120,14 +120,14 @@ impl Connect {
         let properties = if version.is_v5() {
             Properties::decode(r, PropertyContext::Packet(PacketType::Connect))?
         } else {
-            Properties::default()
+            Props::default()
         };
         let client_id = r.utf8()?;
         let will = if will_flag {
             let properties = if version.is_v5() {
                 Properties::decode(r, PropertyContext::Will)?
             } else {
-                Properties::default()
+                Props::default()
             };
             let (topic, at) = r.string()?;
             validate_topic_name(&topic)

@@ -6,7 +6,7 @@ use super::{put_header, with_len_prefix};
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
 use crate::parse::Reader;
-use crate::property::{Properties, PropertyContext};
+use crate::property::{Properties, PropertyContext, Props};
 use crate::reason_code::ReasonCode;
 use crate::version::ProtocolVersion;
 
@@ -27,7 +27,7 @@ pub struct Disconnect {
     /// Reason code (MQTT 5.0).
     pub reason_code: ReasonCode,
     /// Properties (MQTT 5.0).
-    pub properties: Properties,
+    pub properties: Props,
 }
 
 impl Disconnect {

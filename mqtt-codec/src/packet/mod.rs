@@ -136,14 +136,15 @@ impl Packet {
                 actual: frame.len(),
             });
         }
-        Self::decode_frame(version, &header, &frame)
+        Self::decode_frame(version, &header, frame)
     }
 
     /// Decodes a frame whose fixed header has been parsed and whose length matches it.
+    #[inline]
     pub(crate) fn decode_frame(
         version: ProtocolVersion,
         header: &FixedHeader,
-        frame: &Bytes,
+        frame: Bytes,
     ) -> Result<Self, DecodeError> {
         let type_bits = header.byte1 >> 4;
         let Some(packet_type) = PacketType::from_u8(type_bits, version) else {
@@ -158,10 +159,10 @@ impl Packet {
             });
         };
         let flags = header.flags();
-        let mut r = Reader::new(frame, header.header_len);
         if packet_type == PacketType::Publish {
-            return publish::decode(&mut r, flags, version).map(Self::Publish);
+            return publish::decode(frame, header.header_len, flags, version).map(Self::Publish);
         }
+        let mut r = Reader::new(&frame, header.header_len);
         // CONNECT checks its own flags: MQTT 3.1 leaves them unspecified.
         if packet_type != PacketType::Connect && flags != packet_type.required_flags() {
             return Err(DecodeError::InvalidHeaderFlags { packet_type, flags });

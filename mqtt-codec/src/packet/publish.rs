@@ -1,15 +1,15 @@
 //! PUBLISH (MQTT 5.0 §3.3): the hot path, decoded without allocation.
 
-use bytes::{BufMut, Bytes};
+use bytes::{Buf, BufMut, Bytes};
 
 use super::{put_header, with_len_prefix};
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
 use crate::parse::Reader;
 use crate::primitives::Utf8String;
-use crate::property::{Properties, PropertyContext};
+use crate::property::{Properties, PropertyContext, Props};
 use crate::qos::QoS;
-use crate::topic::{check_name_bytes, TopicError};
+use crate::topic::{check_name_bytes, check_name_fast, TopicError};
 use crate::version::ProtocolVersion;
 
 /// PUBLISH: an application message.
@@ -39,7 +39,7 @@ pub struct Publish {
     /// Packet identifier (0 for QoS 0).
     pub packet_id: u16,
     /// Properties (MQTT 5.0).
-    pub properties: Properties,
+    pub properties: Props,
     /// Application payload.
     pub payload: Bytes,
 }
@@ -115,8 +115,13 @@ impl Publish {
     }
 }
 
+/// Decodes a PUBLISH from its whole frame; `pos` is the end of the fixed header.
+///
+/// Takes the frame by value so the topic is split off and the payload is the
+/// rest of the frame: one reference-count increment for the whole packet.
 pub(crate) fn decode(
-    r: &mut Reader<'_>,
+    mut frame: Bytes,
+    pos: usize,
     flags: u8,
     version: ProtocolVersion,
 ) -> Result<Publish, DecodeError> {
@@ -127,17 +132,37 @@ pub(crate) fn decode(
     if dup && qos == QoS::AtMostOnce {
         return Err(DecodeError::DupWithQos0);
     }
-    let at = r.pos();
-    let raw = r.binary()?;
-    check_name_bytes(&raw).map_err(|error| DecodeError::InvalidTopicName { offset: at, error })?;
-    if core::str::from_utf8(&raw).is_err() {
+    let at = pos;
+    let Some(len_bytes) = frame.get(pos..pos + 2) else {
+        return Err(DecodeError::UnexpectedEnd { offset: pos });
+    };
+    let topic_len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
+    let topic_end = pos + 2 + topic_len;
+    let Some(raw) = frame.get(pos + 2..topic_end) else {
+        return Err(DecodeError::UnexpectedEnd { offset: pos });
+    };
+    // Fast path: one word-at-a-time pass finds NUL, wildcards and non-ASCII;
+    // only non-ASCII topics need the full UTF-8 check.
+    let ascii = match check_name_fast(raw) {
+        Some(ascii) => ascii,
+        None => {
+            check_name_bytes(raw)
+                .map_err(|error| DecodeError::InvalidTopicName { offset: at, error })?;
+            false
+        }
+    };
+    if !ascii && core::str::from_utf8(raw).is_err() {
         return Err(DecodeError::InvalidUtf8 { offset: at });
     }
-    let topic = Utf8String::from_validated(raw);
+    let mut next = topic_end;
     let packet_id = if qos == QoS::AtMostOnce {
         0
     } else {
-        match r.u16()? {
+        let Some(id) = frame.get(next..next + 2) else {
+            return Err(DecodeError::UnexpectedEnd { offset: next });
+        };
+        next += 2;
+        match u16::from_be_bytes([id[0], id[1]]) {
             0 => {
                 return Err(DecodeError::ZeroPacketId {
                     packet_type: PacketType::Publish,
@@ -147,17 +172,23 @@ pub(crate) fn decode(
         }
     };
     let properties = if version.is_v5() {
-        Properties::decode(r, PropertyContext::Packet(PacketType::Publish))?
+        let mut r = Reader::new(&frame, next);
+        let p = Properties::decode(&mut r, PropertyContext::Packet(PacketType::Publish))?;
+        next = r.pos();
+        p
     } else {
-        Properties::default()
+        Props::default()
     };
     // MQTT-4.7.3-1, and §3.3.2.3.4: an empty topic needs a Topic Alias.
-    if topic.is_empty() && properties.topic_alias.is_none() {
+    if topic_len == 0 && properties.topic_alias.is_none() {
         return Err(DecodeError::InvalidTopicName {
             offset: at,
             error: TopicError::Empty,
         });
     }
+    frame.advance(pos + 2);
+    let topic = Utf8String::from_validated(frame.split_to(topic_len));
+    frame.advance(next - topic_end);
     Ok(Publish {
         dup,
         qos,
@@ -165,6 +196,6 @@ pub(crate) fn decode(
         topic,
         packet_id,
         properties,
-        payload: r.rest(),
+        payload: frame,
     })
 }

@@ -7,7 +7,7 @@ use super::{put_header, with_len_prefix};
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
 use crate::parse::Reader;
-use crate::property::{Properties, PropertyContext};
+use crate::property::{Properties, PropertyContext, Props};
 use crate::reason_code::ReasonCode;
 use crate::version::ProtocolVersion;
 
@@ -20,7 +20,7 @@ pub struct SubAck {
     /// Packet identifier of the SUBSCRIBE.
     pub packet_id: u16,
     /// Properties (MQTT 5.0): Reason String, User Properties.
-    pub properties: Properties,
+    pub properties: Props,
     /// Reason codes.
     pub reason_codes: Vec<ReasonCode>,
 }
@@ -31,7 +31,7 @@ impl SubAck {
     pub fn new(packet_id: u16, reason_codes: Vec<ReasonCode>) -> Self {
         Self {
             packet_id,
-            properties: Properties::default(),
+            properties: Props::default(),
             reason_codes,
         }
     }
@@ -49,7 +49,7 @@ impl SubAck {
         let properties = if version.is_v5() {
             Properties::decode(r, PropertyContext::Packet(PacketType::SubAck))?
         } else {
-            Properties::default()
+            Props::default()
         };
         let reason_codes = read_codes(r, PacketType::SubAck, version)?;
         Ok(Self {

@@ -8,7 +8,7 @@ use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
 use crate::parse::Reader;
 use crate::primitives::Utf8String;
-use crate::property::{Properties, PropertyContext};
+use crate::property::{Properties, PropertyContext, Props};
 use crate::qos::QoS;
 use crate::topic::{validate_topic_filter, SharedSubscription};
 use crate::version::ProtocolVersion;
@@ -86,7 +86,7 @@ pub struct Subscribe {
     /// Packet identifier (non-zero).
     pub packet_id: u16,
     /// Properties (MQTT 5.0): Subscription Identifier, User Properties.
-    pub properties: Properties,
+    pub properties: Props,
     /// The filters.
     pub filters: Vec<Subscription>,
 }
@@ -97,7 +97,7 @@ impl Subscribe {
     pub fn new(packet_id: u16, filters: Vec<Subscription>) -> Self {
         Self {
             packet_id,
-            properties: Properties::default(),
+            properties: Props::default(),
             filters,
         }
     }
@@ -115,7 +115,7 @@ impl Subscribe {
         let properties = if version.is_v5() {
             Properties::decode(r, PropertyContext::Packet(PacketType::Subscribe))?
         } else {
-            Properties::default()
+            Props::default()
         };
         let mut filters = Vec::new();
         while !r.is_empty() {

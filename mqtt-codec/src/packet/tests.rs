@@ -9,7 +9,7 @@ use crate::error::DecodeError;
 use crate::fixed_header::PacketType;
 use crate::packet::*;
 use crate::primitives::Utf8String;
-use crate::property::Properties;
+use crate::property::{Properties, Props};
 use crate::qos::QoS;
 use crate::reason_code::ReasonCode;
 use crate::topic::TopicError;
@@ -384,7 +384,8 @@ fn connect() -> impl Strategy<Value = Connect> {
                 properties: Properties {
                     will_delay_interval: delay.filter(|_| v5),
                     ..Properties::default()
-                },
+                }
+                .into(),
             });
             Connect {
                 protocol_version: v,
@@ -396,8 +397,9 @@ fn connect() -> impl Strategy<Value = Connect> {
                         user_properties: up,
                         ..Properties::default()
                     }
+                    .into()
                 } else {
-                    Properties::default()
+                    Props::default()
                 },
                 client_id: id,
                 will,
@@ -408,7 +410,13 @@ fn connect() -> impl Strategy<Value = Connect> {
 }
 
 fn packet(v5: bool) -> impl Strategy<Value = Packet> {
-    let props = move |p: Properties| if v5 { p } else { Properties::default() };
+    let props = move |p: Properties| -> Props {
+        if v5 {
+            p.into()
+        } else {
+            Props::default()
+        }
+    };
     let rc = move |codes: &'static [u8]| {
         proptest::sample::select(codes)
             .prop_map(move |c| if v5 { ReasonCode(c) } else { ReasonCode(0) })
@@ -549,7 +557,7 @@ fn packet(v5: bool) -> impl Strategy<Value = Packet> {
             .prop_map(move |(id, codes, p)| Packet::UnsubAck(if v5 {
                 UnsubAck {
                     packet_id: id,
-                    properties: p,
+                    properties: p.into(),
                     reason_codes: codes.into_iter().map(ReasonCode).collect(),
                 }
             } else {
@@ -587,7 +595,8 @@ fn auth() -> impl Strategy<Value = Packet> {
                     authentication_method: m,
                     authentication_data: d,
                     ..Properties::default()
-                },
+                }
+                .into(),
             })
         })
 }

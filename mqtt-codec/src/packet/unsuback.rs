@@ -8,7 +8,7 @@ use super::suback::{encode_ack_list, read_codes};
 use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
 use crate::parse::Reader;
-use crate::property::{Properties, PropertyContext};
+use crate::property::{Properties, PropertyContext, Props};
 use crate::reason_code::ReasonCode;
 use crate::version::ProtocolVersion;
 
@@ -19,7 +19,7 @@ pub struct UnsubAck {
     /// Packet identifier of the UNSUBSCRIBE.
     pub packet_id: u16,
     /// Properties (MQTT 5.0).
-    pub properties: Properties,
+    pub properties: Props,
     /// Reason codes (MQTT 5.0).
     pub reason_codes: Vec<ReasonCode>,
 }
@@ -30,7 +30,7 @@ impl UnsubAck {
     pub fn new(packet_id: u16, reason_codes: Vec<ReasonCode>) -> Self {
         Self {
             packet_id,
-            properties: Properties::default(),
+            properties: Props::default(),
             reason_codes,
         }
     }

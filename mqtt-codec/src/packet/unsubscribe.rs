@@ -8,7 +8,7 @@ use crate::error::{DecodeError, EncodeError};
 use crate::fixed_header::PacketType;
 use crate::parse::Reader;
 use crate::primitives::Utf8String;
-use crate::property::{Properties, PropertyContext};
+use crate::property::{Properties, PropertyContext, Props};
 use crate::topic::validate_topic_filter;
 use crate::version::ProtocolVersion;
 
@@ -18,7 +18,7 @@ pub struct Unsubscribe {
     /// Packet identifier (non-zero).
     pub packet_id: u16,
     /// Properties (MQTT 5.0): User Properties.
-    pub properties: Properties,
+    pub properties: Props,
     /// The filters to remove.
     pub filters: Vec<Utf8String>,
 }
@@ -29,7 +29,7 @@ impl Unsubscribe {
     pub fn new(packet_id: u16, filters: Vec<Utf8String>) -> Self {
         Self {
             packet_id,
-            properties: Properties::default(),
+            properties: Props::default(),
             filters,
         }
     }
@@ -47,7 +47,7 @@ impl Unsubscribe {
         let properties = if version.is_v5() {
             Properties::decode(r, PropertyContext::Packet(PacketType::Unsubscribe))?
         } else {
-            Properties::default()
+            Props::default()
         };
         let mut filters = Vec::new();
         while !r.is_empty() {
