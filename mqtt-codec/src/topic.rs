@@ -28,16 +28,6 @@ pub enum TopicError {
     InvalidSharedSubscription,
 }
 
-fn check_common(s: &str) -> Result<(), TopicError> {
-    if s.is_empty() {
-        return Err(TopicError::Empty);
-    }
-    if s.len() > usize::from(u16::MAX) {
-        return Err(TopicError::TooLong);
-    }
-    Ok(())
-}
-
 /// Checks a topic name (the topic of a PUBLISH or will): not empty, no
 /// wildcards, no U+0000, at most 65,535 bytes.
 ///
@@ -50,8 +40,7 @@ fn check_common(s: &str) -> Result<(), TopicError> {
 /// assert_eq!(validate_topic_name("sport/+"), Err(TopicError::WildcardInName));
 /// ```
 pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
-    check_common(name)?;
-    check_name_bytes(name.as_bytes())
+    check_name(name.as_bytes())
 }
 
 /// The byte checks of [`validate_topic_name`] without the emptiness rule
@@ -117,13 +106,34 @@ pub(crate) fn check_name_fast(b: &[u8]) -> Option<bool> {
 /// assert_eq!(validate_topic_filter("a+"), Err(TopicError::MisplacedSingleLevelWildcard));
 /// ```
 pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
-    check_common(filter)?;
-    let filter = match SharedSubscription::parse(filter)? {
-        Some(shared) => shared.filter,
-        None => filter,
+    check_filter(filter.as_bytes())
+}
+
+/// [`validate_topic_filter`] on the bytes of a string known to be UTF-8.
+pub(crate) fn check_filter(b: &[u8]) -> Result<(), TopicError> {
+    if b.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    if b.len() > usize::from(u16::MAX) {
+        return Err(TopicError::TooLong);
+    }
+    let b = match b.strip_prefix(b"$share/") {
+        Some(rest) => {
+            let Some(slash) = rest.iter().position(|&c| c == b'/') else {
+                return Err(TopicError::InvalidSharedSubscription);
+            };
+            let (group, filter) = (&rest[..slash], &rest[slash + 1..]);
+            if group.is_empty()
+                || filter.is_empty()
+                || group.iter().any(|c| matches!(c, b'+' | b'#' | 0))
+            {
+                return Err(TopicError::InvalidSharedSubscription);
+            }
+            filter
+        }
+        None => b,
     };
-    // One pass over the bytes: a wildcard must be a whole level, and `#` the last one.
-    let b = filter.as_bytes();
+    // One pass: a wildcard must be a whole level, and `#` the last one.
     for (i, &c) in b.iter().enumerate() {
         match c {
             0 => return Err(TopicError::NullCharacter),
@@ -141,6 +151,17 @@ pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
         }
     }
     Ok(())
+}
+
+/// [`validate_topic_name`] on the bytes of a string known to be UTF-8.
+pub(crate) fn check_name(b: &[u8]) -> Result<(), TopicError> {
+    if b.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    if b.len() > usize::from(u16::MAX) {
+        return Err(TopicError::TooLong);
+    }
+    check_name_bytes(b)
 }
 
 /// Whether topic `name` matches topic `filter` (MQTT 5.0 §4.7).

@@ -9,7 +9,7 @@ use crate::parse::Reader;
 use crate::primitives::Utf8String;
 use crate::property::{Properties, PropertyContext, Props};
 use crate::qos::QoS;
-use crate::topic::{validate_topic_name, TopicError};
+use crate::topic::{check_name, TopicError};
 use crate::version::ProtocolVersion;
 
 /// CONNECT: the first packet a client sends.
@@ -130,7 +130,7 @@ impl Connect {
                 Props::default()
             };
             let (topic, at) = r.string()?;
-            validate_topic_name(&topic)
+            check_name(topic.as_bytes())
                 .map_err(|error| DecodeError::InvalidTopicName { offset: at, error })?;
             let payload = r.binary()?;
             Some(LastWill {
@@ -184,7 +184,7 @@ impl Connect {
             if w.topic.is_empty() {
                 return Err(EncodeError::InvalidTopicName(TopicError::Empty));
             }
-            validate_topic_name(&w.topic).map_err(EncodeError::InvalidTopicName)?;
+            check_name(w.topic.as_bytes()).map_err(EncodeError::InvalidTopicName)?;
             check_binary(&w.payload)?;
             if v5 {
                 will_plen = w.properties.encoded_len(PropertyContext::Will)?;

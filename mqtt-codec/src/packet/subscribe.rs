@@ -10,7 +10,7 @@ use crate::parse::Reader;
 use crate::primitives::Utf8String;
 use crate::property::{Properties, PropertyContext, Props};
 use crate::qos::QoS;
-use crate::topic::{validate_topic_filter, SharedSubscription};
+use crate::topic::check_filter;
 use crate::version::ProtocolVersion;
 
 /// Retain Handling option (MQTT 5.0 §3.8.3.1).
@@ -120,7 +120,7 @@ impl Subscribe {
         let mut filters = Vec::new();
         while !r.is_empty() {
             let (filter, at) = r.string()?;
-            validate_topic_filter(&filter)
+            check_filter(filter.as_bytes())
                 .map_err(|error| DecodeError::InvalidTopicFilter { offset: at, error })?;
             let opt_at = r.pos();
             let b = r.u8()?;
@@ -138,7 +138,7 @@ impl Subscribe {
                 _ => return Err(DecodeError::InvalidRetainHandling),
             };
             let no_local = b & 0x04 != 0;
-            if no_local && matches!(SharedSubscription::parse(&filter), Ok(Some(_))) {
+            if no_local && filter.as_bytes().starts_with(b"$share/") {
                 return Err(DecodeError::NoLocalOnSharedSubscription);
             }
             filters.push(Subscription {
@@ -180,7 +180,7 @@ impl Subscribe {
         }
         let mut remaining = 2;
         for s in &self.filters {
-            validate_topic_filter(&s.filter).map_err(EncodeError::InvalidTopicFilter)?;
+            check_filter(s.filter.as_bytes()).map_err(EncodeError::InvalidTopicFilter)?;
             remaining += 3 + s.filter.len();
         }
         let plen = if version.is_v5() {

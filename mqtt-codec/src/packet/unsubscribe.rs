@@ -9,7 +9,7 @@ use crate::fixed_header::PacketType;
 use crate::parse::Reader;
 use crate::primitives::Utf8String;
 use crate::property::{Properties, PropertyContext, Props};
-use crate::topic::validate_topic_filter;
+use crate::topic::check_filter;
 use crate::version::ProtocolVersion;
 
 /// UNSUBSCRIBE: at least one topic filter (MQTT-3.10.3-2).
@@ -52,7 +52,7 @@ impl Unsubscribe {
         let mut filters = Vec::new();
         while !r.is_empty() {
             let (filter, at) = r.string()?;
-            validate_topic_filter(&filter)
+            check_filter(filter.as_bytes())
                 .map_err(|error| DecodeError::InvalidTopicFilter { offset: at, error })?;
             filters.push(filter);
         }
@@ -85,7 +85,7 @@ impl Unsubscribe {
         }
         let mut remaining = 2;
         for f in &self.filters {
-            validate_topic_filter(f).map_err(EncodeError::InvalidTopicFilter)?;
+            check_filter(f.as_bytes()).map_err(EncodeError::InvalidTopicFilter)?;
             remaining += 2 + f.len();
         }
         let plen = if version.is_v5() {
