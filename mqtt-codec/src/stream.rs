@@ -118,31 +118,32 @@ impl StreamDecoder {
     /// [`DecodeError::FirstPacketNotConnect`].
     #[inline]
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
-        let version = match self.version {
-            Some(v) => v,
-            None => {
-                if let Some(&b) = buf.first() {
-                    if b >> 4 != 1 {
-                        return Err(DecodeError::FirstPacketNotConnect {
-                            packet_type: b >> 4,
-                        });
-                    }
+        if self.version.is_none() {
+            if let Some(&b) = buf.first() {
+                if b >> 4 != 1 {
+                    return Err(DecodeError::FirstPacketNotConnect {
+                        packet_type: b >> 4,
+                    });
                 }
-                let Some(v) = ProtocolVersion::from_connect(buf)? else {
-                    // Still check the size limit early.
-                    return self.next_frame(buf).map(|_| None);
-                };
-                v
             }
-        };
+        }
         let Some((header, frame)) = self.next_frame(buf)? else {
             return Ok(None);
         };
-        let packet = Packet::decode_frame(version, &header, frame)?;
-        if self.version.is_none() {
-            self.version = Some(version);
-        }
-        Ok(Some(packet))
+        let version = match self.version {
+            Some(v) => v,
+            None => {
+                // The frame is whole: "need more" from the sniffer means malformed.
+                let Some(v) = ProtocolVersion::from_connect(&frame)? else {
+                    return Err(DecodeError::UnexpectedEnd {
+                        offset: header.header_len,
+                    });
+                };
+                self.version = Some(v);
+                v
+            }
+        };
+        Packet::decode_frame(version, &header, frame).map(Some)
     }
 }
 
@@ -191,6 +192,15 @@ mod tests {
             dec.decode(&mut buf),
             Err(DecodeError::FirstPacketNotConnect { packet_type: 12 })
         );
+    }
+
+    #[test]
+    fn detection_never_drops_a_whole_but_malformed_connect() {
+        // Protocol name length 0x5200 overruns the 14-byte CONNECT.
+        let bytes = b"\x10\x0e\x52\x00\x04MQTT\x05\x02\x00\x0a\x01\x00\x01";
+        let mut dec = StreamDecoder::detect_version(100);
+        let mut buf = BytesMut::from(&bytes[..]);
+        assert!(dec.decode(&mut buf).is_err());
     }
 
     #[test]

@@ -80,18 +80,31 @@ impl ProtocolVersion {
                 packet_type: first >> 4,
             });
         }
-        let Some((_, len_len)) =
+        let Some((remaining, len_len)) =
             decode_varint(&buf[1..]).map_err(|()| DecodeError::MalformedRemainingLength)?
         else {
             return Ok(None);
         };
-        let body = &buf[1 + len_len..];
+        // Look only inside this packet, even if `buf` holds more.
+        let start = 1 + len_len;
+        let end = start.saturating_add(remaining as usize);
+        let complete = buf.len() >= end;
+        let body = &buf[start..end.min(buf.len())];
+        let short = |need: usize| {
+            if complete {
+                Err(DecodeError::UnexpectedEnd {
+                    offset: start + body.len().min(need),
+                })
+            } else {
+                Ok(None)
+            }
+        };
         if body.len() < 2 {
-            return Ok(None);
+            return short(0);
         }
         let name_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
         if body.len() < 2 + name_len + 1 {
-            return Ok(None);
+            return short(2);
         }
         let name = &body[2..2 + name_len];
         let level = body[2 + name_len];
@@ -143,6 +156,16 @@ mod tests {
             ProtocolVersion::from_connect(&c),
             Err(DecodeError::UnsupportedProtocolLevel { level: 3 })
         );
+    }
+
+    #[test]
+    fn name_longer_than_the_packet_is_malformed() {
+        let c = [0x10, 0x04, 0x52, 0x00, 0x04, b'M', 0x10, 0];
+        assert_eq!(
+            ProtocolVersion::from_connect(&c),
+            Err(DecodeError::UnexpectedEnd { offset: 4 })
+        );
+        assert_eq!(ProtocolVersion::from_connect(&c[..4]), Ok(None));
     }
 
     #[test]
