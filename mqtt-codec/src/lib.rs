@@ -21,7 +21,12 @@
 //! use is bounded by the input: a packet that announces 256 MB costs nothing
 //! until its bytes arrive, and not even then if it exceeds the configured
 //! maximum. Topics, payloads and strings are [`bytes::Bytes`] slices of the
-//! received buffer; decoding a PUBLISH does not allocate.
+//! received buffer; decoding a PUBLISH without properties does not allocate,
+//! and MQTT 5.0 properties live in one out-of-line table ([`Props`]).
+//!
+//! Parsing is a small hand-written cursor over the frame rather than parser
+//! combinators: every field is length-prefixed, and the PUBLISH hot path
+//! scans the topic a word at a time.
 //!
 //! ```text
 //!  socket bytes ─► BytesMut ─► StreamDecoder ─► Packet ─► broker / client

@@ -233,6 +233,33 @@ impl Packet {
     }
 }
 
+macro_rules! from_packet {
+    ($($variant:ident($ty:ty)),*) => {$(
+        impl From<$ty> for Packet {
+            fn from(p: $ty) -> Self {
+                Self::$variant(p)
+            }
+        }
+    )*};
+}
+
+from_packet!(
+    ConnAck(ConnAck),
+    Publish(Publish),
+    Subscribe(Subscribe),
+    SubAck(SubAck),
+    Unsubscribe(Unsubscribe),
+    UnsubAck(UnsubAck),
+    Disconnect(Disconnect),
+    Auth(Auth)
+);
+
+impl From<Connect> for Packet {
+    fn from(c: Connect) -> Self {
+        Self::Connect(Box::new(c))
+    }
+}
+
 /// Checks the Remaining Length limit and writes the fixed header.
 pub(crate) fn put_header(
     buf: &mut impl BufMut,
