@@ -62,9 +62,39 @@ pub(crate) fn check_name_bytes(b: &[u8]) -> Result<(), TopicError> {
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any byte of `x` is zero (the classic bit trick, exact when used as a flag).
-const fn has_zero(x: u64) -> bool {
-    x.wrapping_sub(LO) & !x & HI != 0
+/// Bytes of `x` that are zero, flagged by their high bit; the lowest flag is exact.
+const fn zero_mask(x: u64) -> u64 {
+    x.wrapping_sub(LO) & !x & HI
+}
+
+/// Bytes of `x` that are NUL, `+` or `#` (lowest flag exact).
+const fn special_mask(x: u64) -> u64 {
+    zero_mask(x) | zero_mask(x ^ (LO * b'+' as u64)) | zero_mask(x ^ (LO * b'#' as u64))
+}
+
+/// Eight bytes of `b` from `i`, padded with a harmless 0x01 past the end.
+#[inline]
+fn word_at(b: &[u8], i: usize) -> u64 {
+    if let Some(c) = b.get(i..i + 8) {
+        return u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+    }
+    let mut w = [1u8; 8];
+    let n = b.len() - i;
+    w[..n].copy_from_slice(&b[i..]);
+    u64::from_le_bytes(w)
+}
+
+/// Index of the first NUL, `+` or `#` at or after `i`, a word at a time.
+#[inline]
+fn next_special(b: &[u8], mut i: usize) -> Option<usize> {
+    while i < b.len() {
+        let m = special_mask(word_at(b, i));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    None
 }
 
 /// Word-at-a-time scan of a topic name: `Some(is_ascii)` if it has no
@@ -75,10 +105,7 @@ pub(crate) fn check_name_fast(b: &[u8]) -> Option<bool> {
     let mut high = 0u64;
     for c in &mut chunks {
         let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        if has_zero(x)
-            || has_zero(x ^ (LO * u64::from(b'+')))
-            || has_zero(x ^ (LO * u64::from(b'#')))
-        {
+        if special_mask(x) != 0 {
             return None;
         }
         high |= x;
@@ -133,22 +160,23 @@ pub(crate) fn check_filter(b: &[u8]) -> Result<(), TopicError> {
         }
         None => b,
     };
-    // One pass: a wildcard must be a whole level, and `#` the last one.
-    for (i, &c) in b.iter().enumerate() {
-        match c {
-            0 => return Err(TopicError::NullCharacter),
-            b'+' | b'#' => {
-                let starts_level = i == 0 || b[i - 1] == b'/';
-                let ends_level = i + 1 == b.len() || b[i + 1] == b'/';
-                if c == b'#' && !(starts_level && i + 1 == b.len()) {
-                    return Err(TopicError::MisplacedMultiLevelWildcard);
-                }
-                if !(starts_level && ends_level) {
-                    return Err(TopicError::MisplacedSingleLevelWildcard);
-                }
-            }
-            _ => {}
+    // A wildcard must be a whole level, and `#` the last one; only the
+    // bytes that are NUL, `+` or `#` need a look.
+    let mut i = 0;
+    while let Some(p) = next_special(b, i) {
+        let c = b[p];
+        if c == 0 {
+            return Err(TopicError::NullCharacter);
         }
+        let starts_level = p == 0 || b[p - 1] == b'/';
+        let ends_level = p + 1 == b.len() || b[p + 1] == b'/';
+        if c == b'#' && !(starts_level && p + 1 == b.len()) {
+            return Err(TopicError::MisplacedMultiLevelWildcard);
+        }
+        if !(starts_level && ends_level) {
+            return Err(TopicError::MisplacedSingleLevelWildcard);
+        }
+        i = p + 1;
     }
     Ok(())
 }
@@ -311,6 +339,23 @@ mod tests {
         assert!(!matches("a/b/c", "a/b"));
         assert!(matches("a//b", "a//b"));
         assert!(matches("a/+/b", "a//b"));
+    }
+
+    #[test]
+    fn long_filters_are_checked_across_words() {
+        assert!(validate_topic_filter("building/17/+/temperature/#").is_ok());
+        assert_eq!(
+            validate_topic_filter("building/17/x+/temperature"),
+            Err(TopicError::MisplacedSingleLevelWildcard)
+        );
+        assert_eq!(
+            validate_topic_filter("building/17/#/temperature"),
+            Err(TopicError::MisplacedMultiLevelWildcard)
+        );
+        assert_eq!(
+            validate_topic_filter("building/17/\0/x"),
+            Err(TopicError::NullCharacter)
+        );
     }
 
     #[test]
