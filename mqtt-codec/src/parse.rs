@@ -123,6 +123,33 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A topic filter: the filter rules (which include "no NUL") in one scan,
+    /// then UTF-8 validity.
+    pub(crate) fn filter(&mut self) -> Result<Utf8String, DecodeError> {
+        let start = self.pos;
+        let b = self.binary()?;
+        crate::topic::check_filter(&b).map_err(|error| DecodeError::InvalidTopicFilter {
+            offset: start,
+            error,
+        })?;
+        if core::str::from_utf8(&b).is_err() {
+            return Err(DecodeError::InvalidUtf8 { offset: start });
+        }
+        Ok(Utf8String::from_validated(b))
+    }
+
+    /// How many `length-prefixed string + extra bytes` entries the rest holds,
+    /// to size a `Vec` once (bounded by the input length).
+    pub(crate) fn count_entries(&self, extra: usize) -> usize {
+        let (mut i, mut n) = (self.pos, 0);
+        while i + 2 <= self.end {
+            let len = usize::from(u16::from_be_bytes([self.frame[i], self.frame[i + 1]]));
+            i += 2 + len + extra;
+            n += 1;
+        }
+        n
+    }
+
     pub(crate) fn utf8(&mut self) -> Result<Utf8String, DecodeError> {
         Ok(self.string()?.0)
     }

@@ -153,6 +153,10 @@ impl Utf8String {
     }
 
     /// The string.
+    ///
+    /// This re-runs `core::str::from_utf8` (fast, but linear): the crate
+    /// forbids `unsafe`, so it cannot skip the check it already made. Hold
+    /// on to the `&str` in loops; [`Utf8String::as_bytes`] is free.
     #[must_use]
     pub fn as_str(&self) -> &str {
         // Every constructor validates, so this never takes the error branch.

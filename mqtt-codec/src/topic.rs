@@ -78,10 +78,11 @@ fn word_at(b: &[u8], i: usize) -> u64 {
     if let Some(c) = b.get(i..i + 8) {
         return u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
     }
-    let mut w = [1u8; 8];
-    let n = b.len() - i;
-    w[..n].copy_from_slice(&b[i..]);
-    u64::from_le_bytes(w)
+    let mut w = LO;
+    for (k, &c) in b[i..].iter().enumerate() {
+        w ^= u64::from(c ^ 1) << (8 * k);
+    }
+    w
 }
 
 /// Index of the first NUL, `+` or `#` at or after `i`, a word at a time.

@@ -117,11 +117,9 @@ impl Subscribe {
         } else {
             Props::default()
         };
-        let mut filters = Vec::new();
+        let mut filters = Vec::with_capacity(r.count_entries(1));
         while !r.is_empty() {
-            let (filter, at) = r.string()?;
-            check_filter(filter.as_bytes())
-                .map_err(|error| DecodeError::InvalidTopicFilter { offset: at, error })?;
+            let filter = r.filter()?;
             let opt_at = r.pos();
             let b = r.u8()?;
             let reserved = if version.is_v5() { 0xc0 } else { 0xfc };

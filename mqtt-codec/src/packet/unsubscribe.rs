@@ -49,11 +49,9 @@ impl Unsubscribe {
         } else {
             Props::default()
         };
-        let mut filters = Vec::new();
+        let mut filters = Vec::with_capacity(r.count_entries(0));
         while !r.is_empty() {
-            let (filter, at) = r.string()?;
-            check_filter(filter.as_bytes())
-                .map_err(|error| DecodeError::InvalidTopicFilter { offset: at, error })?;
+            let filter = r.filter()?;
             filters.push(filter);
         }
         if filters.is_empty() {
