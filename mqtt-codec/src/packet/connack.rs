@@ -12,7 +12,8 @@ use crate::version::ProtocolVersion;
 
 /// CONNACK: session present flag, reason code (the return code 0–5 before
 /// MQTT 5.0, see [`reason_code::v3`](crate::reason_code::v3)) and, in 5.0,
-/// properties.
+/// properties. Encoding for 3.1.1 maps a 5.0 reason code to its return code
+/// (0x84 to 1, 0x85 to 2, 0x86 to 4, 0x87 to 5, other errors to 3).
 ///
 /// ```
 /// use mqtt_codec::{ConnAck, Packet, ProtocolVersion};
@@ -28,6 +29,20 @@ pub struct ConnAck {
     pub reason_code: ReasonCode,
     /// Properties (MQTT 5.0).
     pub properties: Props,
+}
+
+/// The MQTT 3.1.1 return code for a CONNACK reason code: 0–5 pass through,
+/// MQTT 5.0 codes map to their 3.1.1 meaning (MQTT 5.0 §3.2.2.2 lists the
+/// pairs), anything else to 3 (server unavailable).
+fn v3_return_code(code: ReasonCode) -> u8 {
+    match code.0 {
+        c @ 0..=5 => c,
+        0x84 => 1,
+        0x85 => 2,
+        0x86 | 0x8C => 4,
+        0x87 | 0x8A => 5,
+        _ => 3,
+    }
 }
 
 impl ConnAck {
@@ -69,7 +84,7 @@ impl ConnAck {
         if !version.is_v5() {
             put_header(buf, 0x20, 2)?;
             buf.put_u8(flags);
-            buf.put_u8(self.reason_code.0);
+            buf.put_u8(v3_return_code(self.reason_code));
             return Ok(());
         }
         let plen = self
@@ -80,5 +95,24 @@ impl ConnAck {
         buf.put_u8(self.reason_code.0);
         self.properties.encode(plen, buf);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn v5_reason_codes_map_to_v3_return_codes() {
+        let mut out = Vec::new();
+        let c = ConnAck {
+            reason_code: ReasonCode::NOT_AUTHORIZED,
+            ..ConnAck::default()
+        };
+        c.encode(ProtocolVersion::V3_1_1, &mut out).unwrap();
+        assert_eq!(out, [0x20, 2, 0, 5]);
+        assert_eq!(v3_return_code(ReasonCode::UNSUPPORTED_PROTOCOL_VERSION), 1);
+        assert_eq!(v3_return_code(ReasonCode::SERVER_BUSY), 3);
     }
 }
