@@ -19,7 +19,7 @@
 //!   client DISCONNECT is simply accepted (it ends the connection) and gets
 //!   the must-accept checks. If the codec accepts any other culprit, the reason
 //!   must be one a codec cannot see, and the case counts as out of reach:
-//!   broker state (a second CONNECT, a packet before CONNECT, an identifier
+//!   broker state (a second CONNECT, an identifier
 //!   unknown to the session, a Topic Alias above the negotiated maximum, a
 //!   packet type a client never sends), the server's policy (client
 //!   identifiers, authentication), or a MAY of the specification that we leave
@@ -146,9 +146,6 @@ fn out_of_reach(
     match p {
         Packet::Connect(_) if connect_first || index > 0 => {
             Some("broker state: second CONNECT (MQTT-3.1.0-2)")
-        }
-        _ if !connect_first && index == 0 => {
-            Some("broker state: first packet is not CONNECT (MQTT-3.1.0-1)")
         }
         Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
             Some("broker state: a packet only servers send")
