@@ -1,0 +1,2 @@
+//! Invariant checks shared by the `coap_endpoint` fuzz target and the
+//! corpus-replay test.
