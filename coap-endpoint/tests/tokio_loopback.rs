@@ -1,0 +1,129 @@
+//! The tokio adapter over loopback: client and server in one process.
+#![allow(missing_docs, clippy::disallowed_methods)]
+
+use std::time::Duration;
+
+use coap_codec::{Code, ContentFormat, MessageBuilder, MessageType};
+use coap_endpoint::server::{handler, response, Attributes, Outcome};
+use coap_endpoint::tokio::{Client, ClientError, Server};
+use coap_endpoint::Config;
+
+async fn start() -> (
+    std::net::SocketAddr,
+    coap_endpoint::tokio::ServerHandle,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let mut server = Server::bind("127.0.0.1:0").await.unwrap();
+    let handle = server.handle();
+    let late = server.handle();
+    server
+        .add(
+            "/hello",
+            handler(|_| Outcome::content(ContentFormat::TEXT_PLAIN, "world")),
+            Attributes::new(),
+        )
+        .add(
+            "/slow",
+            handler(move |req| {
+                let (id, h) = (req.id, late.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                    h.respond(id, response(Code::CONTENT).payload("finally"));
+                });
+                Outcome::Later
+            }),
+            Attributes::new(),
+        );
+    let addr = server.local_addr();
+    let task = tokio::spawn(server.run());
+    (addr, handle, task)
+}
+
+#[tokio::test]
+async fn client_gets_piggybacked_response_from_server() {
+    let (addr, handle, task) = start().await;
+    let client = Client::bind("127.0.0.1:0").await.unwrap();
+    let r = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.get(&format!("coap://{addr}/hello")),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!((r.code(), r.payload()), (Code::CONTENT, &b"world"[..]));
+    assert_eq!(r.message_type(), MessageType::Acknowledgement);
+    let missing = client.get(&format!("coap://{addr}/missing")).await.unwrap();
+    assert_eq!(missing.code(), Code::NOT_FOUND);
+    let wk = client
+        .get(&format!("coap://{addr}/.well-known/core"))
+        .await
+        .unwrap();
+    assert!(wk.payload().starts_with(b"</hello>"));
+    handle.shutdown();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_handler_answers_with_separate_response() {
+    let (addr, handle, _task) = start().await;
+    let client = Client::bind("127.0.0.1:0").await.unwrap();
+    let r = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.get(&format!("coap://{addr}/slow")),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(r.payload(), b"finally");
+    assert_eq!(
+        r.message_type(),
+        MessageType::Confirmable,
+        "separate response after the empty ACK"
+    );
+    handle.shutdown();
+}
+
+#[tokio::test]
+async fn non_request_gets_non_response_and_ping_gets_pong() {
+    let (addr, handle, _task) = start().await;
+    let client = Client::bind("127.0.0.1:0").await.unwrap();
+    let msg = MessageBuilder::new(MessageType::NonConfirmable, Code::GET).path("/hello");
+    let r = client.send(addr, msg).await.unwrap();
+    assert_eq!(r.message_type(), MessageType::NonConfirmable);
+    client.ping(addr).await.unwrap();
+    handle.shutdown();
+}
+
+#[tokio::test]
+async fn silent_server_times_out() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut config = Config::default();
+    config.ack_timeout = Duration::from_millis(20);
+    config.max_retransmit = 2;
+    let client = Client::bind_with("127.0.0.1:0", config).await.unwrap();
+    let r = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.get(&format!("coap://{}/x", silent.local_addr().unwrap())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.unwrap_err(), ClientError::Timeout);
+}
+
+#[tokio::test]
+async fn bad_uris_are_refused() {
+    let client = Client::bind("127.0.0.1:0").await.unwrap();
+    assert!(matches!(
+        client.get("http://x/").await,
+        Err(ClientError::Uri(_))
+    ));
+    assert_eq!(
+        client.get("coaps://127.0.0.1/").await.unwrap_err(),
+        ClientError::UnsupportedScheme
+    );
+}
