@@ -20,6 +20,9 @@ pub(crate) fn append_link(
         target.push('/');
         target.push_str(&encode_path_segment(seg));
     }
+    if target.is_empty() {
+        target.push('/');
+    }
     let one = write_link(&target, attrs);
     if !filters.is_empty() {
         let Some(Ok(link)) = link_format::parse(&one).next() else {
