@@ -127,3 +127,54 @@ async fn bad_uris_are_refused() {
         ClientError::UnsupportedScheme
     );
 }
+
+#[tokio::test]
+async fn ipv6_loopback_works() {
+    let Ok(mut server) = Server::bind("[::1]:0").await else {
+        eprintln!("skipping: no IPv6 loopback on this machine");
+        return;
+    };
+    server.add(
+        "/v6",
+        handler(|_| Outcome::content(ContentFormat::TEXT_PLAIN, "six")),
+        Attributes::new(),
+    );
+    let addr = server.local_addr();
+    let handle = server.handle();
+    tokio::spawn(server.run());
+    let client = Client::bind("[::1]:0").await.unwrap();
+    let r = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.get(&format!("coap://{addr}/v6")),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(r.payload(), b"six");
+    handle.shutdown();
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_separate_response_acknowledgement() {
+    let (addr, handle, task) = start().await;
+    let client = Client::bind("127.0.0.1:0").await.unwrap();
+    let pending = tokio::spawn({
+        let client = client.clone();
+        async move { client.get(&format!("coap://{addr}/slow")).await }
+    });
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // The empty ACK went out; the response follows at 1.5 s. Shut down now:
+    // the server still delivers it before returning from `run`.
+    handle.shutdown();
+    let r = tokio::time::timeout(Duration::from_secs(10), pending)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.payload(), b"finally");
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}

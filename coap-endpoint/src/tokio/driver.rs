@@ -84,11 +84,15 @@ impl Driver {
     pub(crate) async fn run(mut self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         tokio::pin!(shutdown);
         let mut stopping: Option<tokio::time::Instant> = None;
+        let mut commands_open = true;
         loop {
             self.dispatch();
             self.flush().await?;
             if let Some(deadline) = stopping {
-                if !self.endpoint.has_unacknowledged() || tokio::time::Instant::now() >= deadline {
+                // Graceful: requests already accepted get their (late)
+                // responses, and our CONs their ACKs, within the linger.
+                let busy = self.endpoint.has_unacknowledged() || self.endpoint.usage().incoming > 0;
+                if !busy || tokio::time::Instant::now() >= deadline {
                     return Ok(());
                 }
             }
@@ -111,11 +115,19 @@ impl Driver {
                     r?;
                     self.receive(true);
                 }
-                cmd = self.commands.recv(), if stopping.is_none() => match cmd {
-                    Some(Command::Shutdown) => stopping = Some(self.begin_shutdown()),
+                cmd = self.commands.recv(), if commands_open => match cmd {
+                    Some(Command::Shutdown) => {
+                        if stopping.is_none() {
+                            stopping = Some(self.begin_shutdown());
+                        }
+                    }
                     Some(cmd) => self.apply(cmd),
-                    None if self.router.is_none() => stopping = Some(self.begin_shutdown()),
-                    None => {}
+                    None => {
+                        commands_open = false;
+                        if stopping.is_none() {
+                            stopping = Some(self.begin_shutdown());
+                        }
+                    }
                 },
                 () = &mut shutdown, if stopping.is_none() => stopping = Some(self.begin_shutdown()),
                 () = sleep_until(wake) => self.endpoint.handle_timeout(now()),
