@@ -154,6 +154,7 @@ impl Driver {
             match socket.try_recv_buf_from(&mut self.rx) {
                 Ok((_, from)) => {
                     let datagram = self.rx.split().freeze();
+                    tracing::trace!(%from, len = datagram.len(), multicast, "datagram in");
                     let t = now();
                     if multicast {
                         self.endpoint.handle_multicast_datagram(t, from, datagram);

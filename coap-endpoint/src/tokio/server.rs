@@ -108,8 +108,12 @@ impl Server {
 
     /// Also serves requests sent to the IPv4 multicast `group` on `port`
     /// (e.g. [`ALL_COAP_NODES_V4`](crate::multicast::ALL_COAP_NODES_V4) on
-    /// 5683), joined on `interface` (`0.0.0.0` for the default). Answers go
-    /// out from the unicast socket after a leisure (RFC 7252 §8.2).
+    /// 5683), joined on `interface` (`0.0.0.0` for the default). The group
+    /// socket is bound with `SO_REUSEADDR`, so several servers on one host
+    /// can join the same group and port; each gets a copy of every request.
+    /// Answers go out from the unicast socket after a random leisure, and
+    /// error responses are not sent (RFC 7252 §8.2). The unicast socket must
+    /// be bound to a specific address (not `0.0.0.0`) when `port` is its own.
     ///
     /// # Errors
     /// When the group socket cannot be bound or joined.
@@ -119,9 +123,13 @@ impl Server {
         port: u16,
         interface: Ipv4Addr,
     ) -> io::Result<()> {
-        let s = UdpSocket::bind((group, port)).await?;
-        s.join_multicast_v4(group, interface)?;
-        self.driver.multicast = Some(s);
+        use socket2::{Domain, Protocol, Socket, Type};
+        let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+        s.set_reuse_address(true)?;
+        s.set_nonblocking(true)?;
+        s.bind(&SocketAddr::from((group, port)).into())?;
+        s.join_multicast_v4(&group, &interface)?;
+        self.driver.multicast = Some(UdpSocket::from_std(s.into())?);
         Ok(())
     }
 

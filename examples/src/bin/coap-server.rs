@@ -28,10 +28,16 @@ struct Args {
     /// 7 debug, 8 trace (RUST_LOG overrides).
     #[arg(short = 'v', long = "verbose", default_value_t = 4)]
     verbosity: u8,
-    /// Also answer requests sent to this IPv4 multicast group on the same
-    /// port (e.g. 224.0.1.187), after a random leisure.
+    /// Also answer requests sent to this IPv4 multicast group (e.g.
+    /// 224.0.1.187, "All CoAP Nodes"), after a random leisure; error
+    /// responses to multicast requests are never sent. Needs -A to be a
+    /// specific address when the group port equals -p.
     #[arg(short = 'g', long = "group")]
     group: Option<Ipv4Addr>,
+    /// UDP port of the multicast group (default: the -p port). Several
+    /// servers on one host can share it.
+    #[arg(long = "group-port")]
+    group_port: Option<u16>,
     /// Maximum number of resources clients may create with POST.
     #[arg(short = 'd', long = "max-dynamic", default_value_t = 100)]
     max_dynamic: usize,
@@ -64,8 +70,9 @@ async fn main() -> std::io::Result<()> {
     config.max_dedup_entries = args.dedup_entries;
     let mut server = Server::bind_with(SocketAddr::new(args.address, args.port), config).await?;
     if let Some(group) = args.group {
+        let port = args.group_port.unwrap_or(server.local_addr().port());
         server
-            .join_multicast_v4(group, server.local_addr().port(), Ipv4Addr::UNSPECIFIED)
+            .join_multicast_v4(group, port, Ipv4Addr::UNSPECIFIED)
             .await?;
     }
     let opts = Options {

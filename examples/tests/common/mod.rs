@@ -1,5 +1,6 @@
 //! Helpers shared by the CoAP end-to-end tests.
-#![allow(dead_code, unreachable_pub)]
+// Tests wait for real processes with real timeouts.
+#![allow(dead_code, unreachable_pub, clippy::disallowed_methods)]
 
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
