@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use coap_codec::MessageBuilder;
 use tokio::net::{ToSocketAddrs, UdpSocket};
@@ -129,6 +129,33 @@ impl Server {
         s.set_nonblocking(true)?;
         s.bind(&SocketAddr::from((group, port)).into())?;
         s.join_multicast_v4(&group, &interface)?;
+        self.driver.multicast = Some(UdpSocket::from_std(s.into())?);
+        Ok(())
+    }
+
+    /// As [`join_multicast_v4`](Self::join_multicast_v4) for an IPv6 group
+    /// such as `ff02::fd` ([`all_coap_nodes_v6`](crate::multicast::all_coap_nodes_v6)),
+    /// on the interface with index `interface` (0 for the default). The
+    /// group socket binds `[::]:port`, so `port` must differ from the
+    /// unicast socket's, and anything sent to that port counts as multicast.
+    ///
+    /// # Errors
+    /// When the group socket cannot be bound or joined.
+    pub async fn join_multicast_v6(
+        &mut self,
+        group: Ipv6Addr,
+        port: u16,
+        interface: u32,
+    ) -> io::Result<()> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let s = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
+        s.set_reuse_address(true)?;
+        s.set_only_v6(true)?;
+        s.set_nonblocking(true)?;
+        // A link-local group cannot be bound without a scope; bind the
+        // wildcard address on the group's port instead.
+        s.bind(&SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port).into())?;
+        s.join_multicast_v6(&group, interface)?;
         self.driver.multicast = Some(UdpSocket::from_std(s.into())?);
         Ok(())
     }

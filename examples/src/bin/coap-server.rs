@@ -28,12 +28,12 @@ struct Args {
     /// 7 debug, 8 trace (RUST_LOG overrides).
     #[arg(short = 'v', long = "verbose", default_value_t = 4)]
     verbosity: u8,
-    /// Also answer requests sent to this IPv4 multicast group (e.g.
-    /// 224.0.1.187, "All CoAP Nodes"), after a random leisure; error
+    /// Also answer requests sent to this multicast group (e.g. 224.0.1.187
+    /// or ff02::fd, "All CoAP Nodes"), after a random leisure; error
     /// responses to multicast requests are never sent. Needs -A to be a
     /// specific address when the group port equals -p.
     #[arg(short = 'g', long = "group")]
-    group: Option<Ipv4Addr>,
+    group: Option<IpAddr>,
     /// UDP port of the multicast group (default: the -p port). Several
     /// servers on one host can share it.
     #[arg(long = "group-port")]
@@ -71,9 +71,14 @@ async fn main() -> std::io::Result<()> {
     let mut server = Server::bind_with(SocketAddr::new(args.address, args.port), config).await?;
     if let Some(group) = args.group {
         let port = args.group_port.unwrap_or(server.local_addr().port());
-        server
-            .join_multicast_v4(group, port, Ipv4Addr::UNSPECIFIED)
-            .await?;
+        match group {
+            IpAddr::V4(g) => {
+                server
+                    .join_multicast_v4(g, port, Ipv4Addr::UNSPECIFIED)
+                    .await?
+            }
+            IpAddr::V6(g) => server.join_multicast_v6(g, port, 0).await?,
+        }
     }
     let opts = Options {
         max_dynamic: args.max_dynamic,
