@@ -178,3 +178,50 @@ async fn shutdown_waits_for_separate_response_acknowledgement() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_server_serves_and_shuts_down() {
+    let mut server = Server::bind("127.0.0.1:0").await.unwrap();
+    let late = server.handle();
+    server
+        .add(
+            "/hello",
+            handler(|_| Outcome::content(ContentFormat::TEXT_PLAIN, "world")),
+            Attributes::new(),
+        )
+        .add(
+            "/slow",
+            handler(move |req| {
+                let (id, h) = (req.id, late.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(1200)).await;
+                    h.respond(id, response(Code::CONTENT).payload("finally"));
+                });
+                Outcome::Later
+            }),
+            Attributes::new(),
+        );
+    let addr = server.local_addr();
+    let handle = server.handle();
+    let task = tokio::task::spawn_blocking(move || server.run_blocking());
+    let client = Client::bind("127.0.0.1:0").await.unwrap();
+    let r = client.get(&format!("coap://{addr}/hello")).await.unwrap();
+    assert_eq!(r.payload(), b"world");
+    let r = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.get(&format!("coap://{addr}/slow")),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        (r.message_type(), r.payload()),
+        (MessageType::Confirmable, &b"finally"[..])
+    );
+    handle.shutdown();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}

@@ -40,7 +40,7 @@ pub(crate) enum Command {
     Shutdown,
 }
 
-enum Waiter {
+pub(super) enum Waiter {
     One(oneshot::Sender<Result<Message<Bytes>, ClientError>>),
     Many(mpsc::UnboundedSender<(SocketAddr, Message<Bytes>)>),
 }
@@ -55,8 +55,8 @@ pub(crate) struct Driver {
     pub(crate) router: Option<Router>,
     pub(crate) commands: mpsc::UnboundedReceiver<Command>,
     pub(crate) linger: Duration,
-    waiters: HashMap<RequestId, Waiter>,
-    rx: BytesMut,
+    pub(super) waiters: HashMap<RequestId, Waiter>,
+    pub(super) rx: BytesMut,
 }
 
 impl Driver {
@@ -85,6 +85,10 @@ impl Driver {
         tokio::pin!(shutdown);
         let mut stopping: Option<tokio::time::Instant> = None;
         let mut commands_open = true;
+        // One timer, re-armed only when the deadline moves.
+        let sleep = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(sleep);
+        let mut armed: Option<tokio::time::Instant> = None;
         loop {
             self.dispatch();
             self.flush().await?;
@@ -104,6 +108,12 @@ impl Driver {
                 (Some(w), Some(s)) => Some(w.min(s)),
                 (w, s) => w.or(s),
             };
+            if wake != armed {
+                if let Some(w) = wake {
+                    sleep.as_mut().reset(w);
+                }
+                armed = wake;
+            }
             let multicast = self.multicast.as_ref();
             tokio::select! {
                 biased;
@@ -130,12 +140,15 @@ impl Driver {
                     }
                 },
                 () = &mut shutdown, if stopping.is_none() => stopping = Some(self.begin_shutdown()),
-                () = sleep_until(wake) => self.endpoint.handle_timeout(now()),
+                () = &mut sleep, if armed.is_some() => {
+                    armed = None;
+                    self.endpoint.handle_timeout(now());
+                }
             }
         }
     }
 
-    fn begin_shutdown(&mut self) -> tokio::time::Instant {
+    pub(super) fn begin_shutdown(&mut self) -> tokio::time::Instant {
         tracing::debug!("shutting down: no new requests served");
         self.router = None;
         tokio::time::Instant::now() + self.linger
@@ -186,7 +199,7 @@ impl Driver {
         Ok(())
     }
 
-    fn dispatch(&mut self) {
+    pub(super) fn dispatch(&mut self) {
         let t = now();
         while let Some(ev) = self.endpoint.poll_event() {
             match ev {
@@ -246,7 +259,7 @@ impl Driver {
         }
     }
 
-    fn apply(&mut self, cmd: Command) {
+    pub(super) fn apply(&mut self, cmd: Command) {
         let t = now();
         match cmd {
             Command::Request {
@@ -299,13 +312,6 @@ impl Driver {
 async fn readable(socket: Option<&UdpSocket>) -> io::Result<()> {
     match socket {
         Some(s) => s.readable().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_until(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }

@@ -26,6 +26,7 @@
 //! ```
 #![allow(clippy::disallowed_methods)]
 
+mod blocking;
 mod client;
 mod driver;
 mod server;

@@ -30,6 +30,10 @@ struct Args {
     /// loopback port and load it (stopped at the end).
     #[arg(long)]
     spawn_ours: bool,
+    /// Also start our coap-server with --blocking (dedicated thread,
+    /// blocking socket) and load it.
+    #[arg(long)]
+    spawn_ours_blocking: bool,
     /// Outstanding requests (the window W).
     #[arg(short = 'c', long = "concurrency", default_value_t = 16)]
     concurrency: usize,
@@ -251,11 +255,12 @@ fn spawn_libcoap() -> Result<(Spawned, SocketAddr), String> {
     Ok((Spawned(child), ([127, 0, 0, 1], port).into()))
 }
 
-fn spawn_ours() -> Result<(Spawned, SocketAddr), String> {
+fn spawn_ours(extra: &[&str]) -> Result<(Spawned, SocketAddr), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let bin = exe.with_file_name("coap-server");
     let mut child = Command::new(&bin)
         .args(["-A", "127.0.0.1", "-p", "0", "-v", "3"])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -280,10 +285,22 @@ fn main() -> std::process::ExitCode {
     let mut targets: Vec<(String, SocketAddr)> = Vec::new();
     let mut spawned = Vec::new();
     if args.spawn_ours {
-        match spawn_ours() {
+        match spawn_ours(&[]) {
             Ok((c, a)) => {
                 spawned.push(c);
                 targets.push(("m2m-rs coap-server".into(), a));
+            }
+            Err(e) => {
+                eprintln!("coap-bench: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        }
+    }
+    if args.spawn_ours_blocking {
+        match spawn_ours(&["--blocking"]) {
+            Ok((c, a)) => {
+                spawned.push(c);
+                targets.push(("m2m-rs coap-server --blocking".into(), a));
             }
             Err(e) => {
                 eprintln!("coap-bench: {e}");

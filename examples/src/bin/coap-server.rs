@@ -54,6 +54,10 @@ struct Args {
     /// Maximum requests being handled at once; beyond, CON requests get 5.03.
     #[arg(long = "max-incoming", default_value_t = 4096)]
     max_incoming: usize,
+    /// Serve from a dedicated thread with a blocking socket (one receive
+    /// and one send per request; 5 ms timer resolution; not with -g).
+    #[arg(long = "blocking", conflicts_with = "group")]
+    blocking: bool,
     /// Entries of the duplicate-detection cache (oldest evicted first).
     #[arg(long = "dedup-entries", default_value_t = 65_536)]
     dedup_entries: usize,
@@ -88,6 +92,16 @@ async fn main() -> std::io::Result<()> {
     coap_resources::install(server.router(), handle, &opts);
     println!("coap-server listening on {}", server.local_addr());
     tracing::info!(addr = %server.local_addr(), "listening");
+    if args.blocking {
+        let stop = server.handle();
+        let task = tokio::task::spawn_blocking(move || server.run_blocking());
+        tokio::pin!(task);
+        tokio::select! {
+            r = &mut task => return r.map_err(std::io::Error::other)?,
+            _ = tokio::signal::ctrl_c() => stop.shutdown(),
+        }
+        return task.await.map_err(std::io::Error::other)?;
+    }
     server
         .run_until(async {
             let _ = tokio::signal::ctrl_c().await;
