@@ -57,14 +57,6 @@ struct Args {
     rounds: usize,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    port: usize,
-    mid: u16,
-    token: u32,
-    sent: Instant,
-}
-
 #[derive(Debug, Default)]
 struct Outcome {
     completed: u64,
@@ -101,123 +93,101 @@ fn request(path: &str, mid: u16, token: u32) -> Vec<u8> {
     v
 }
 
-/// The client side: sockets, message IDs and tokens.
-struct Generator {
-    sockets: Vec<UdpSocket>,
-    mids: Vec<u16>,
-    next_port: usize,
-    token: u32,
+/// One of the W request loops: its share of the source ports, used in
+/// turn, one request outstanding at a time.
+#[allow(clippy::disallowed_methods)]
+async fn worker(
+    sockets: Vec<tokio::net::UdpSocket>,
+    first_token: u32,
     path: String,
+    end: Instant,
+    timeout: Duration,
+) -> std::io::Result<Outcome> {
+    let mut out = Outcome::default();
+    let mut mids: Vec<u16> = (0..sockets.len())
+        .map(|i| (i as u16).wrapping_mul(7919))
+        .collect();
+    let mut token = first_token;
+    let mut buf = [0u8; 2048];
+    let mut port = 0;
+    while Instant::now() < end {
+        port = (port + 1) % sockets.len();
+        mids[port] = mids[port].wrapping_add(1);
+        token = token.wrapping_add(1);
+        let (mid, sock) = (mids[port], &sockets[port]);
+        let sent = Instant::now();
+        sock.send(&request(&path, mid, token)).await?;
+        let answer = tokio::time::timeout(timeout, async {
+            loop {
+                let n = sock.recv(&mut buf).await?;
+                if n >= 8 && buf[2..4] == mid.to_be_bytes() && buf[4..8] == token.to_be_bytes() {
+                    return Ok::<bool, std::io::Error>(buf[1] >> 5 == 2);
+                }
+            }
+        })
+        .await;
+        match answer {
+            Ok(Ok(ok)) => {
+                out.completed += 1;
+                if !ok {
+                    out.errors += 1;
+                }
+                out.latencies_us
+                    .push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(_) => out.lost += 1,
+        }
+    }
+    Ok(out)
 }
 
-impl Generator {
-    fn new(target: SocketAddr, ports: usize, path: &str) -> std::io::Result<Self> {
+#[allow(clippy::disallowed_methods)]
+fn load(target: SocketAddr, args: &Args, measure: Duration) -> std::io::Result<Outcome> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
         let bind: SocketAddr = if target.is_ipv6() {
             (std::net::Ipv6Addr::LOCALHOST, 0).into()
         } else {
             (std::net::Ipv4Addr::LOCALHOST, 0).into()
         };
-        let sockets: Vec<UdpSocket> = (0..ports.max(1))
-            .map(|_| {
-                let s = UdpSocket::bind(bind)?;
-                s.connect(target)?;
-                s.set_nonblocking(true)?;
-                Ok(s)
+        let w = args.concurrency.max(1);
+        let ports = args.ports.max(w);
+        let mut shares: Vec<Vec<tokio::net::UdpSocket>> = (0..w).map(|_| Vec::new()).collect();
+        for i in 0..ports {
+            let s = tokio::net::UdpSocket::bind(bind).await?;
+            s.connect(target).await?;
+            shares[i % w].push(s);
+        }
+        let start = Instant::now();
+        let end = start + measure;
+        let timeout = Duration::from_millis(args.timeout_ms);
+        let tasks: Vec<_> = shares
+            .into_iter()
+            .enumerate()
+            .map(|(i, socks)| {
+                tokio::spawn(worker(
+                    socks,
+                    (i as u32) << 24,
+                    args.path.clone(),
+                    end,
+                    timeout,
+                ))
             })
-            .collect::<std::io::Result<_>>()?;
-        let mids = (0..sockets.len())
-            .map(|i| (i as u16).wrapping_mul(7919))
             .collect();
-        Ok(Self {
-            sockets,
-            mids,
-            next_port: 0,
-            token: 0,
-            path: path.to_owned(),
-        })
-    }
-
-    fn send(&mut self, now: Instant) -> std::io::Result<Slot> {
-        let port = self.next_port;
-        self.next_port = (self.next_port + 1) % self.sockets.len();
-        self.mids[port] = self.mids[port].wrapping_add(1);
-        self.token = self.token.wrapping_add(1);
-        let msg = request(&self.path, self.mids[port], self.token);
-        self.sockets[port].send(&msg)?;
-        Ok(Slot {
-            port,
-            mid: self.mids[port],
-            token: self.token,
-            sent: now,
-        })
-    }
-
-    /// A response for `slot` if one has arrived: whether it was 2.xx.
-    fn poll(&self, slot: &Slot, buf: &mut [u8]) -> Option<bool> {
-        loop {
-            let n = self.sockets[slot.port].recv(buf).ok()?;
-            if n >= 8 {
-                let mid = u16::from_be_bytes([buf[2], buf[3]]);
-                let tok = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
-                if mid == slot.mid && tok == slot.token {
-                    return Some(buf[1] >> 5 == 2);
-                }
-            }
+        let mut total = Outcome::default();
+        for t in tasks {
+            let o = t.await.map_err(std::io::Error::other)??;
+            total.completed += o.completed;
+            total.lost += o.lost;
+            total.errors += o.errors;
+            total.latencies_us.extend(o.latencies_us);
         }
-    }
-}
-
-#[allow(clippy::disallowed_methods)]
-fn load(target: SocketAddr, args: &Args, measure: Duration) -> std::io::Result<Outcome> {
-    let mut generator = Generator::new(target, args.ports, &args.path)?;
-    let mut outstanding: Vec<Slot> = Vec::with_capacity(args.concurrency);
-    let mut out = Outcome::default();
-    let timeout = Duration::from_millis(args.timeout_ms);
-    let start = Instant::now();
-    let end = start + measure;
-    let mut buf = [0u8; 2048];
-    for _ in 0..args.concurrency.max(1) {
-        let slot = generator.send(start)?;
-        outstanding.push(slot);
-    }
-    let mut done: Vec<(usize, bool)> = Vec::with_capacity(args.concurrency);
-    loop {
-        let now = Instant::now();
-        if now >= end {
-            break;
-        }
-        done.clear();
-        for (idx, slot) in outstanding.iter().enumerate() {
-            match generator.poll(slot, &mut buf) {
-                Some(ok) => done.push((idx, ok)),
-                None if now - slot.sent > timeout => done.push((idx, false)),
-                None => {}
-            }
-        }
-        if done.is_empty() {
-            continue;
-        }
-        let now = Instant::now();
-        for &(idx, ok) in done.iter().rev() {
-            let slot = outstanding.swap_remove(idx);
-            if now - slot.sent > timeout && !ok {
-                out.lost += 1;
-                continue;
-            }
-            out.completed += 1;
-            if !ok {
-                out.errors += 1;
-            }
-            out.latencies_us
-                .push((now - slot.sent).as_micros().min(u128::from(u32::MAX)) as u32);
-        }
-        for _ in 0..done.len() {
-            let slot = generator.send(now)?;
-            outstanding.push(slot);
-        }
-    }
-    out.elapsed = start.elapsed();
-    Ok(out)
+        total.elapsed = start.elapsed();
+        Ok(total)
+    })
 }
 
 fn percentile(sorted: &[u32], p: f64) -> u32 {
