@@ -225,3 +225,35 @@ async fn blocking_server_serves_and_shuts_down() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn dropping_a_request_future_cancels_its_retransmissions() {
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let target = silent.local_addr().unwrap();
+    let mut config = Config::default();
+    config.ack_timeout = Duration::from_millis(300);
+    config.ack_random_factor = 1.0;
+    let client = Client::bind_with("127.0.0.1:0", config).await.unwrap();
+    let r = tokio::time::timeout(
+        Duration::from_millis(100),
+        client.get(&format!("coap://{target}/x")),
+    )
+    .await;
+    assert!(r.is_err(), "gave up waiting");
+    let mut buf = [0u8; 64];
+    // The first transmission arrived; after the sweep (1 s) cancels the
+    // exchange, no retransmission (due at 0.3, 0.9, 2.1 s...) follows the
+    // one at 0.9 s at the latest.
+    silent.recv(&mut buf).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let mut seen = 0;
+    while silent.try_recv(&mut buf).is_ok() {
+        seen += 1;
+    }
+    assert!(seen <= 2, "{seen} retransmissions before the cancel");
+    let late = tokio::time::timeout(Duration::from_millis(1500), silent.recv(&mut buf)).await;
+    assert!(
+        late.is_err(),
+        "no retransmission after the request was abandoned"
+    );
+}

@@ -45,6 +45,9 @@ pub(super) enum Waiter {
     Many(mpsc::UnboundedSender<(SocketAddr, Message<Bytes>)>),
 }
 
+/// How often requests whose caller stopped waiting are cancelled.
+const WAITER_SWEEP: Duration = Duration::from_secs(1);
+
 /// Datagrams read per wake-up before the loop sends and dispatches.
 const RECV_BATCH: usize = 64;
 
@@ -89,7 +92,12 @@ impl Driver {
         let sleep = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(sleep);
         let mut armed: Option<tokio::time::Instant> = None;
+        let mut next_sweep = tokio::time::Instant::now() + WAITER_SWEEP;
         loop {
+            if tokio::time::Instant::now() >= next_sweep {
+                self.cancel_abandoned();
+                next_sweep = tokio::time::Instant::now() + WAITER_SWEEP;
+            }
             self.dispatch();
             self.flush().await?;
             if let Some(deadline) = stopping {
@@ -145,6 +153,25 @@ impl Driver {
                     self.endpoint.handle_timeout(now());
                 }
             }
+        }
+    }
+
+    /// Cancels the requests whose caller dropped its future (RFC 7252 has no
+    /// message for this: the endpoint just stops retransmitting).
+    pub(super) fn cancel_abandoned(&mut self) {
+        let gone: Vec<RequestId> = self
+            .waiters
+            .iter()
+            .filter(|(_, w)| match w {
+                Waiter::One(tx) => tx.is_closed(),
+                Waiter::Many(tx) => tx.is_closed(),
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        let t = now();
+        for id in gone {
+            self.waiters.remove(&id);
+            self.endpoint.cancel(t, id);
         }
     }
 
