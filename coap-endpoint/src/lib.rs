@@ -47,12 +47,30 @@
 //! assert_eq!((rid, response.code(), response.payload()), (id, Code::CONTENT, &b"world"[..]));
 //! ```
 //!
+//! # What is here
+//! - [`Endpoint`]: the RFC 7252 message and request layers. CON
+//!   retransmission (ACK_TIMEOUT, ACK_RANDOM_FACTOR, MAX_RETRANSMIT from
+//!   [`Config`]), ACK/RST, CoAP ping, message IDs per peer, deduplication
+//!   for EXCHANGE_LIFETIME / NON_LIFETIME answering duplicates from a
+//!   cache, NSTART, PROBING_RATE, 4.02/RST for unrecognised critical
+//!   options, piggybacked and separate responses, NON, No-Response
+//!   (RFC 7967), multicast requests and leisure-delayed multicast answers.
+//!   Every table has a limit with a safe default; [`Endpoint::usage`] and
+//!   [`Endpoint::stats`] show memory and counters.
+//! - [`server`]: a [`server::Router`] of [`server::Resource`]s with a
+//!   handler per method, answers now or later, children created by
+//!   POST/PUT, link attributes and `/.well-known/core` with RFC 6690
+//!   filtering; 4.04, 4.05, 4.06 and 4.15 where they belong.
+//! - [`multicast`]: the "All CoAP Nodes" addresses.
+//!
 //! # Features
 //! - `tokio`: [`tokio::Client`] and [`tokio::Server`] over one UDP socket
-//!   (IPv4 or IPv6), with graceful shutdown.
+//!   (IPv4 or IPv6), multicast group sockets, graceful shutdown, and
+//!   [`tokio::Server::run_blocking`] for a dedicated-thread server.
 //!
 //! Not yet here (later issues): Observe (RFC 7641), block-wise transfer
-//! (RFC 7959), DTLS and OSCORE.
+//! (RFC 7959), DTLS and OSCORE. Options of those RFCs pass through
+//! unchanged.
 #![forbid(unsafe_code)]
 // Tests start their virtual clocks at an arbitrary real instant.
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
