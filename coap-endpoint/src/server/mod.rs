@@ -194,9 +194,7 @@ impl Router {
                         now,
                     };
                     if let Some(resp) = self.handle(&req) {
-                        if let Err(e) = endpoint.respond(now, id, resp) {
-                            tracing::warn!(error = %e, "response not sent");
-                        }
+                        respond_or_fail(endpoint, now, id, resp);
                     }
                 }
                 ev => other.push(ev),
@@ -300,6 +298,30 @@ impl Router {
             .map(|n| n.to_string())
             .find(|n| node.is_none_or(|p| !p.children.contains_key(n)))
             .unwrap_or_default()
+    }
+}
+
+/// Sends a handler's response; one the endpoint refuses (too large for
+/// `max_message_size`, since block-wise transfer is not here yet, or not a
+/// response code) becomes 5.00 so the client is not left waiting.
+pub(crate) fn respond_or_fail(
+    endpoint: &mut Endpoint,
+    now: Instant,
+    id: crate::IncomingId,
+    resp: MessageBuilder,
+) {
+    match endpoint.respond(now, id, resp) {
+        Ok(()) => {}
+        Err(crate::RespondError::UnknownRequest) => {
+            tracing::debug!(?id, "response to a request no longer pending");
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "handler response refused; answering 5.00");
+            let fallback = response(Code::INTERNAL_SERVER_ERROR).payload(e.to_string());
+            if let Err(e) = endpoint.respond(now, id, fallback) {
+                tracing::warn!(error = %e, "5.00 not sent");
+            }
+        }
     }
 }
 

@@ -241,3 +241,24 @@ fn serve_drives_endpoint_requests_to_handlers() {
     );
     assert_eq!(m.payload(), b"Basic Resource");
 }
+
+#[test]
+fn oversized_response_becomes_5_00() {
+    let t0 = Instant::now();
+    let mut r = Router::new();
+    r.add(
+        "/big",
+        handler(|_| Outcome::content(ContentFormat::TEXT_PLAIN, vec![b'x'; 5000])),
+        Attributes::new(),
+    );
+    let mut ep = crate::Endpoint::new(crate::Config::default(), 1);
+    let get = req(Code::GET, "/big")
+        .with_message_id(5)
+        .to_bytes()
+        .unwrap();
+    ep.handle_datagram(t0, ([127, 0, 0, 1], 9).into(), get);
+    r.serve(t0, &mut ep);
+    let m = Message::decode(ep.poll_transmit().unwrap().payload).unwrap();
+    assert_eq!(m.code(), Code::INTERNAL_SERVER_ERROR);
+    assert_eq!(ep.usage().incoming, 0);
+}

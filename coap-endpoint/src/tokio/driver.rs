@@ -249,9 +249,7 @@ impl Driver {
                         )),
                     };
                     if let Some(resp) = answer {
-                        if let Err(e) = self.endpoint.respond(t, id, resp) {
-                            tracing::warn!(error = %e, "response not sent");
-                        }
+                        crate::server::respond_or_fail(&mut self.endpoint, t, id, resp);
                     }
                 }
                 Event::Response { id, from, response } => match self.waiters.get(&id) {
@@ -327,9 +325,7 @@ impl Driver {
                 }
             },
             Command::Respond { id, message } => {
-                if let Err(e) = self.endpoint.respond(t, id, message) {
-                    tracing::debug!(error = %e, "late response not sent");
-                }
+                crate::server::respond_or_fail(&mut self.endpoint, t, id, message);
             }
             Command::Shutdown => {}
         }
