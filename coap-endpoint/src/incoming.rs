@@ -107,11 +107,13 @@ impl Endpoint {
             Reply::Ignore
         };
         self.dedup.insert(key, reply, now + lifetime);
-        if con {
-            self.timers
-                .push_separate(now + self.config.separate_response_delay, id);
-        }
-        self.timers.push_expiry(expires, id);
+        // One FIFO entry per request, due after the separate-response
+        // delay: it sends the empty ACK of a CON and, for any request still
+        // unanswered then, arms its expiry. Requests answered at once (the
+        // common case) never reach the EXCHANGE_LIFETIME queue, which would
+        // otherwise hold an entry per request for 247 s.
+        self.timers
+            .push_separate(now + self.config.separate_response_delay, id);
         self.events.push_back(Event::Request {
             id,
             from,
@@ -146,6 +148,9 @@ impl Endpoint {
 
     pub(crate) fn on_separate_timer(&mut self, now: Instant, id: IncomingId) {
         self.send_empty_ack(now, id);
+        if let Some(inc) = self.incoming.get(&id) {
+            self.timers.push_expiry(inc.expires, id);
+        }
     }
 
     pub(crate) fn on_incoming_expiry(&mut self, now: Instant, id: IncomingId) {

@@ -465,6 +465,39 @@ fn nothing_stays_in_memory_after_exchange_lifetime() {
 }
 
 #[test]
+fn timers_stay_bounded_under_sustained_load() {
+    // 1000 requests/s for 20 s, answered at once: the timer queues hold
+    // about one separate-response delay's worth of entries, not
+    // EXCHANGE_LIFETIME's.
+    let t0 = Instant::now();
+    let mut server = Endpoint::new(Config::default(), 1);
+    let mut peak = 0;
+    for i in 0..20_000u32 {
+        let now = t0 + Duration::from_millis(u64::from(i));
+        let from: SocketAddr = ([10, 0, 0, 1], 2000 + (i % 1000) as u16).into();
+        server.handle_datagram(
+            now,
+            from,
+            raw(
+                MessageType::Confirmable,
+                Code::GET,
+                (i / 1000) as u16,
+                b"t",
+                "/",
+            ),
+        );
+        let inc = expect_request(&mut server);
+        server.respond(now, inc, content("x")).unwrap();
+        while server.poll_transmit().is_some() {}
+        if server.poll_timeout().is_some_and(|t| t <= now) {
+            server.handle_timeout(now);
+        }
+        peak = peak.max(server.usage().timers);
+    }
+    assert!(peak <= 1100, "timer entries peaked at {peak}");
+}
+
+#[test]
 fn respond_twice_is_an_error() {
     let t0 = Instant::now();
     let mut server = Endpoint::new(Config::default(), 1);
