@@ -5,8 +5,9 @@
 //!   Outside CI a missing peer makes the test print why and skip; under
 //!   `CI=true` it fails the test, so CI cannot pass by skipping.
 //!
-//! The virtual-time network simulator for the state machines lands here with
-//! the first state-machine crate.
+//! - [`sim`]: a deterministic virtual-time network simulator that drives
+//!   sans-IO state machines over links with latency, jitter (reordering),
+//!   loss and duplication.
 //!
 //! ```no_run
 //! let Some(broker) = testkit::peers::Mosquitto::start() else { return };
@@ -17,3 +18,4 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod peers;
+pub mod sim;

@@ -1,0 +1,233 @@
+//! Invariant checks shared by the `coap_endpoint` fuzz target
+//! (`fuzz/fuzz_targets/coap_endpoint.rs`) and the corpus-replay test.
+//! Internal: behind the `__fuzz` feature.
+//!
+//! The input is a script of operations on one endpoint (with a router):
+//! raw datagrams from a handful of peers, well-formed messages with
+//! arbitrary header fields, multicast datagrams, time steps, client
+//! requests, late responses and cancellations. The function panics only if
+//! the endpoint breaks a promise: every datagram it sends is well-formed
+//! CoAP within `max_message_size`, its tables stay within their limits,
+//! and after `handle_timeout(now)` its next deadline lies after `now`.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use coap_codec::{Code, ContentFormat, Message, MessageBuilder, MessageType};
+
+use crate::server::{handler, Attributes, Outcome, Request, Router};
+use crate::{Config, Endpoint, Event, IncomingId, RequestId};
+
+struct Script<'a>(&'a [u8]);
+
+impl Script<'_> {
+    fn byte(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((b, rest)) => {
+                self.0 = rest;
+                *b
+            }
+            None => 0,
+        }
+    }
+    fn take(&mut self, n: usize) -> &[u8] {
+        let (a, b) = self.0.split_at(n.min(self.0.len()));
+        self.0 = b;
+        a
+    }
+}
+
+fn peer(b: u8) -> SocketAddr {
+    ([10, 0, 0, 1 + (b & 1)], 40000 + u16::from(b % 8)).into()
+}
+
+/// Runs the script in `data` against an endpoint and checks its invariants.
+///
+/// # Panics
+/// When an invariant breaks.
+pub fn coap_endpoint(data: &[u8]) {
+    let config = Config {
+        max_incoming: 8,
+        max_dedup_entries: 32,
+        max_requests: 8,
+        max_peers: 4,
+        ..Config::default()
+    };
+    let limits = config.clone();
+    let mut ep = Endpoint::new(config, 0x5eed);
+    let mut router = Router::new();
+    router
+        .add(
+            "/a",
+            handler(|r| Outcome::content(ContentFormat::TEXT_PLAIN, r.payload_bytes())),
+            Attributes::new().rt("x"),
+        )
+        .add(
+            "/later",
+            handler(|_| Outcome::Later),
+            Attributes::new().allow_children(),
+        );
+    let mut later: Vec<IncomingId> = Vec::new();
+    let mut requests: Vec<RequestId> = Vec::new();
+    // Test support: the harness picks an arbitrary starting instant.
+    #[allow(clippy::disallowed_methods)]
+    let mut now = Instant::now();
+    let mut s = Script(data);
+    let mut steps = 0;
+    while !s.0.is_empty() && steps < 256 {
+        steps += 1;
+        match s.byte() % 8 {
+            0 | 1 => {
+                let (from, len) = (peer(s.byte()), usize::from(s.byte()));
+                let d = Bytes::copy_from_slice(s.take(len));
+                ep.handle_datagram(now, from, d);
+            }
+            2 => {
+                let (from, len) = (peer(s.byte()), usize::from(s.byte()));
+                let d = Bytes::copy_from_slice(s.take(len));
+                ep.handle_multicast_datagram(now, from, d);
+            }
+            3 => {
+                let ms = u64::from(u16::from_be_bytes([s.byte(), s.byte()])) * 50;
+                now += Duration::from_millis(ms);
+                ep.handle_timeout(now);
+                if let Some(t) = ep.poll_timeout() {
+                    assert!(
+                        t > now,
+                        "deadline {t:?} not after now {now:?} after handle_timeout"
+                    );
+                }
+            }
+            4 => {
+                let (from, b) = (peer(s.byte()), s.byte());
+                let t = MessageType::from_bits(b);
+                let code = Code(s.byte());
+                let mid = u16::from_be_bytes([s.byte(), s.byte()]);
+                let tkl = usize::from(s.byte() % 9);
+                let token = s.take(tkl).to_vec();
+                let path =
+                    ["/a", "/later", "/.well-known/core", "/later/kid"][usize::from(b >> 2) % 4];
+                let m = MessageBuilder::new(t, code)
+                    .with_message_id(mid)
+                    .with_token(&token)
+                    .path(path);
+                if let Ok(d) = m.to_bytes() {
+                    ep.handle_datagram(now, from, d);
+                }
+            }
+            5 => {
+                let (to, b) = (peer(s.byte()), s.byte());
+                let mut m = MessageBuilder::new(MessageType::Confirmable, Code(b % 8)).path("/x");
+                if b & 0x80 != 0 {
+                    m.message_type = MessageType::NonConfirmable;
+                }
+                let r = if b & 0x40 != 0 {
+                    ep.ping(now, to)
+                } else {
+                    ep.request(now, to, m)
+                };
+                if let Ok(id) = r {
+                    requests.push(id);
+                }
+            }
+            6 => {
+                let b = s.byte();
+                if !later.is_empty() {
+                    let id = later.remove(usize::from(b) % later.len());
+                    let resp =
+                        MessageBuilder::new(MessageType::Acknowledgement, Code(b)).payload("late");
+                    let _ = ep.respond(now, id, resp);
+                }
+            }
+            _ => {
+                let b = s.byte();
+                if !requests.is_empty() {
+                    let id = requests.remove(usize::from(b) % requests.len());
+                    ep.cancel(now, id);
+                }
+            }
+        }
+        while let Some(ev) = ep.poll_event() {
+            if let Event::Request {
+                id,
+                from,
+                request,
+                multicast,
+            } = ev
+            {
+                let req = Request {
+                    id,
+                    from,
+                    message: &request,
+                    multicast,
+                    now,
+                };
+                match router.handle(&req) {
+                    Some(resp) => {
+                        let _ = ep.respond(now, id, resp);
+                    }
+                    None => later.push(id),
+                }
+            }
+        }
+        while let Some(t) = ep.poll_transmit() {
+            assert!(
+                t.payload.len() <= limits.max_message_size,
+                "oversized datagram"
+            );
+            let m = Message::decode(t.payload.clone());
+            assert!(
+                m.is_ok(),
+                "endpoint sent malformed CoAP {:02x?}: {m:?}",
+                &t.payload[..]
+            );
+        }
+        let u = ep.usage();
+        assert!(u.incoming <= limits.max_incoming, "{u:?}");
+        assert!(u.dedup <= limits.max_dedup_entries * 2, "{u:?}");
+        assert!(u.requests <= limits.max_requests, "{u:?}");
+        assert!(u.peers <= limits.max_peers, "{u:?}");
+    }
+    // Everything expires: a NON queued behind PROBING_RATE may wait up to
+    // max_message_size / probing_rate seconds, then its message ID lives
+    // for EXCHANGE_LIFETIME; after that the endpoint holds nothing.
+    let bound = limits.exchange_lifetime()
+        + limits.max_transmit_wait()
+        + Duration::from_secs(limits.max_message_size as u64 * 8 / u64::from(limits.probing_rate))
+        + Duration::from_secs(2);
+    let end = now + bound;
+    for _ in 0..100_000 {
+        match ep.poll_timeout() {
+            Some(t) => {
+                assert!(t <= end, "state outlives its bound: {:?}", ep.usage());
+                ep.handle_timeout(t);
+            }
+            None => break,
+        }
+        while ep.poll_transmit().is_some() {}
+        while ep.poll_event().is_some() {}
+    }
+    assert!(ep.usage().is_empty(), "{:?}", ep.usage());
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    #[test]
+    fn replay_corpus() {
+        let dir = PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fuzz/corpus/coap_endpoint/"
+        ));
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(!files.is_empty(), "{} has no seeds", dir.display());
+        for f in files {
+            super::coap_endpoint(&std::fs::read(&f).unwrap());
+        }
+    }
+}
