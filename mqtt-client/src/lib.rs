@@ -22,7 +22,7 @@
 //!   resubscribes and sends unacknowledged messages again.
 //!
 //! It is **not** an I/O library: the `tokio` feature adds the adapter
-//! ([`tokio`](crate::tokio) module) that owns a TCP connection and drives the
+//! (the `tokio` module) that owns a TCP connection and drives the
 //! machine.
 //!
 //! ```text
@@ -56,7 +56,7 @@
 //! ```
 //!
 //! # Features
-//! - `tokio`: the [`tokio`](crate::tokio) adapter (TCP over IPv4 and IPv6,
+//! - `tokio`: the `tokio` module, an adapter (TCP over IPv4 and IPv6,
 //!   generic over any `AsyncRead + AsyncWrite` transport).
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
