@@ -244,8 +244,8 @@ impl<C: Connector> Driver<C> {
         let mut blocked: Option<Command> = None;
         let mut handles_gone = false;
         loop {
-            // Connect, now or at the back-off deadline.
-            if !first {
+            // Connect, now or at the back-off deadline; commands still apply meanwhile.
+            while !first {
                 let Some(at) = self.machine.reconnect_at() else {
                     return if self.machine.is_closed() {
                         Ok(())
@@ -253,10 +253,29 @@ impl<C: Connector> Driver<C> {
                         Err(DriverError::Disconnected(DisconnectReason::ConnectionLost))
                     };
                 };
-                tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+                if handles_gone {
+                    self.machine
+                        .disconnect(now(), ReasonCode::NORMAL_DISCONNECTION);
+                    self.deliver_events().await;
+                    continue;
+                }
+                let accept_commands = blocked.is_none();
+                tokio::select! {
+                    () = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => break,
+                    c = self.commands.recv(), if accept_commands => match c {
+                        None => handles_gone = true,
+                        Some(c) => blocked = self.apply(now(), c),
+                    },
+                }
+                self.deliver_events().await;
             }
             first = false;
-            let mut stream = match self.connector.connect().await {
+            let timeout = self.machine.config().connect_timeout;
+            let opened = match tokio::time::timeout(timeout, self.connector.connect()).await {
+                Ok(r) => r,
+                Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
+            };
+            let mut stream = match opened {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::debug!(error = %e, "connect failed");
