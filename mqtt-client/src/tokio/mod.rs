@@ -245,29 +245,31 @@ impl<C: Connector> Driver<C> {
         let mut handles_gone = false;
         loop {
             // Connect, now or at the back-off deadline; commands still apply meanwhile.
-            while !first {
-                let Some(at) = self.machine.reconnect_at() else {
-                    return if self.machine.is_closed() {
-                        Ok(())
-                    } else {
-                        Err(DriverError::Disconnected(DisconnectReason::ConnectionLost))
+            if !first {
+                loop {
+                    let Some(at) = self.machine.reconnect_at() else {
+                        return if self.machine.is_closed() {
+                            Ok(())
+                        } else {
+                            Err(DriverError::Disconnected(DisconnectReason::ConnectionLost))
+                        };
                     };
-                };
-                if handles_gone {
-                    self.machine
-                        .disconnect(now(), ReasonCode::NORMAL_DISCONNECTION);
+                    if handles_gone {
+                        self.machine
+                            .disconnect(now(), ReasonCode::NORMAL_DISCONNECTION);
+                        self.deliver_events().await;
+                        continue;
+                    }
+                    let accept_commands = blocked.is_none();
+                    tokio::select! {
+                        () = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => break,
+                        c = self.commands.recv(), if accept_commands => match c {
+                            None => handles_gone = true,
+                            Some(c) => blocked = self.apply(now(), c),
+                        },
+                    }
                     self.deliver_events().await;
-                    continue;
                 }
-                let accept_commands = blocked.is_none();
-                tokio::select! {
-                    () = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => break,
-                    c = self.commands.recv(), if accept_commands => match c {
-                        None => handles_gone = true,
-                        Some(c) => blocked = self.apply(now(), c),
-                    },
-                }
-                self.deliver_events().await;
             }
             first = false;
             let timeout = self.machine.config().connect_timeout;
