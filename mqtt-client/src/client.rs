@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use mqtt_codec::{
-    topic, Ack as AckPacket, Auth, ConnAck, Connect, Disconnect, Packet, Publish, QoS, ReasonCode,
-    StreamDecoder, Subscribe, Subscription, Unsubscribe, Utf8String,
+    topic, Ack as AckPacket, Auth, ConnAck, Connect, Disconnect, Packet, PacketType,
+    ProtocolVersion, Publish, QoS, ReasonCode, StreamDecoder, Subscribe, Subscription, Unsubscribe,
+    Utf8String,
 };
 
 use crate::config::Config;
@@ -402,10 +403,19 @@ impl Client {
     ///
     /// # Errors
     /// [`CommandError::NotV5`] before MQTT 5.0, [`CommandError::NotConnected`]
-    /// without a transport.
+    /// without a transport, [`CommandError::InvalidReasonCode`] for a code
+    /// AUTH may not carry.
     pub fn auth(&mut self, now: Instant, auth: Auth) -> Result<(), CommandError> {
         if !self.config.version.is_v5() {
             return Err(CommandError::NotV5);
+        }
+        if !auth
+            .reason_code
+            .is_valid_for(PacketType::Auth, ProtocolVersion::V5)
+        {
+            return Err(CommandError::InvalidReasonCode {
+                code: auth.reason_code,
+            });
         }
         if !matches!(self.state, State::Connecting { .. } | State::Up) {
             return Err(CommandError::NotConnected);
@@ -417,7 +427,12 @@ impl Client {
     /// Sends DISCONNECT with `reason` (MQTT 5.0 §3.14; 3.1.1 sends no
     /// reason) and closes the client: no reconnect until
     /// [`connect`](Self::connect) is called again. Session state is kept.
-    pub fn disconnect(&mut self, now: Instant, reason: ReasonCode) {
+    /// A code that DISCONNECT may not carry (MQTT 5.0 §3.14.2.1) goes out as
+    /// 0x80 Unspecified error.
+    pub fn disconnect(&mut self, now: Instant, mut reason: ReasonCode) {
+        if !reason.is_valid_for(PacketType::Disconnect, ProtocolVersion::V5) {
+            reason = ReasonCode::UNSPECIFIED_ERROR;
+        }
         if matches!(self.state, State::Connecting { .. } | State::Up) {
             let d = Disconnect {
                 reason_code: reason,

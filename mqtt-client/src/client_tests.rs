@@ -517,3 +517,49 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn disconnect_reason_not_allowed_in_disconnect_goes_out_as_unspecified() {
+    let now = t0();
+    let mut c = client(ProtocolVersion::V5);
+    let mut peer = Peer::new(ProtocolVersion::V5);
+    peer.accept(&mut c, now, false);
+    c.disconnect(now, ReasonCode(0x1f));
+    assert!(
+        matches!(&peer.take(&mut c)[..], [Packet::Disconnect(d)] if d.reason_code == ReasonCode::UNSPECIFIED_ERROR)
+    );
+}
+
+#[test]
+fn auth_checks_version_and_reason_code() {
+    let now = t0();
+    let mut c3 = client(ProtocolVersion::V3_1_1);
+    assert_eq!(
+        c3.auth(now, mqtt_codec::Auth::default()),
+        Err(crate::CommandError::NotV5)
+    );
+    let mut c = client(ProtocolVersion::V5);
+    let mut peer = Peer::new(ProtocolVersion::V5);
+    assert_eq!(
+        c.auth(now, mqtt_codec::Auth::default()),
+        Err(crate::CommandError::NotConnected)
+    );
+    peer.accept(&mut c, now, false);
+    let bad = mqtt_codec::Auth {
+        reason_code: ReasonCode(0x10),
+        ..Default::default()
+    };
+    assert!(matches!(
+        c.auth(now, bad),
+        Err(crate::CommandError::InvalidReasonCode { .. })
+    ));
+    let mut ok = mqtt_codec::Auth {
+        reason_code: ReasonCode::RE_AUTHENTICATE,
+        ..Default::default()
+    };
+    ok.properties.authentication_method = Some(Utf8String::from_static("SCRAM"));
+    c.auth(now, ok.clone()).unwrap();
+    assert_eq!(peer.take(&mut c), [Packet::Auth(ok.clone())]);
+    peer.send(&mut c, now, Packet::Auth(ok.clone()));
+    assert!(events(&mut c).contains(&Event::Auth(ok)));
+}

@@ -1,6 +1,6 @@
 //! Errors for the application's commands (caller mistakes and limits).
 
-use mqtt_codec::{EncodeError, QoS, TopicError};
+use mqtt_codec::{EncodeError, QoS, ReasonCode, TopicError};
 
 /// Why `publish` refused a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -59,4 +59,10 @@ pub enum CommandError {
     /// AUTH exists only in MQTT 5.0.
     #[error("AUTH needs MQTT 5.0")]
     NotV5,
+    /// The packet may not carry this reason code (MQTT 5.0 §2.4).
+    #[error("reason code {code:?} is not allowed here")]
+    InvalidReasonCode {
+        /// The code.
+        code: ReasonCode,
+    },
 }
