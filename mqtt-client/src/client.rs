@@ -148,6 +148,13 @@ impl Client {
         self.state == State::Closed
     }
 
+    /// Whether `publish` has room for another QoS 1 or 2 message
+    /// (fewer than `max_queued` wait for the window).
+    #[must_use]
+    pub fn can_queue(&self) -> bool {
+        self.session.queued_len() < self.config.max_queued
+    }
+
     /// The session state (inflight window, queued messages).
     #[must_use]
     pub fn session(&self) -> &Session {
@@ -311,27 +318,43 @@ impl Client {
             return Err(PublishError::RetainNotSupported);
         }
         publish.dup = false;
-        publish.packet_id = if publish.qos == QoS::AtMostOnce { 0 } else { 1 };
-        self.scratch.clear();
-        Packet::Publish(publish.clone())
-            .encode(self.config.version, &mut self.scratch)
-            .map_err(PublishError::Encode)?;
-        if let Some(max) = self.limits.maximum_packet_size {
-            if self.scratch.len() > max as usize {
-                return Err(PublishError::TooLarge {
-                    size: self.scratch.len(),
-                    max,
-                });
-            }
+        let qos0 = publish.qos == QoS::AtMostOnce;
+        if qos0 && self.state != State::Up {
+            return Err(PublishError::NotConnected);
         }
-        if publish.qos == QoS::AtMostOnce {
-            if self.state != State::Up {
-                return Err(PublishError::NotConnected);
-            }
-            self.tx.extend_from_slice(&self.scratch);
+        publish.packet_id = u16::from(!qos0);
+        // QoS 0 is encoded straight into the send buffer; QoS 1 and 2 once
+        // here to refuse what cannot be sent, and again when the window opens.
+        let packet = Packet::Publish(publish);
+        let buf = if qos0 {
+            &mut self.tx
+        } else {
+            &mut self.scratch
+        };
+        if !qos0 {
+            buf.clear();
+        }
+        let start = buf.len();
+        let encoded = packet.encode(self.config.version, buf);
+        let size = buf.len() - start;
+        let too_large = self
+            .limits
+            .maximum_packet_size
+            .filter(|&max| size > max as usize);
+        if encoded.is_err() || too_large.is_some() {
+            buf.truncate(start);
+        }
+        encoded.map_err(PublishError::Encode)?;
+        if let Some(max) = too_large {
+            return Err(PublishError::TooLarge { size, max });
+        }
+        if qos0 {
             self.keepalive.on_send(now);
             return Ok(None);
         }
+        let Packet::Publish(mut publish) = packet else {
+            unreachable!("wrapped just above")
+        };
         if self.session.queued_len() >= self.config.max_queued {
             return Err(PublishError::QueueFull);
         }

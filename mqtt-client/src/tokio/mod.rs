@@ -33,7 +33,7 @@ use std::io;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use mqtt_codec::{Auth, Publish, ReasonCode, Subscription, Utf8String};
+use mqtt_codec::{Auth, Publish, QoS, ReasonCode, Subscription, Utf8String};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{mpsc, oneshot};
 
@@ -225,6 +225,9 @@ impl Client {
     }
 }
 
+/// Most commands applied before the driver writes.
+const BATCH: usize = 256;
+
 /// One I/O wake-up of the driver.
 enum Wake {
     Read(io::Result<usize>),
@@ -324,7 +327,21 @@ impl<C: Connector> Driver<C> {
                     }
                     Wake::Timeout => self.machine.handle_timeout(now),
                     Wake::Command(None) => handles_gone = true,
-                    Wake::Command(Some(c)) => blocked = self.apply(now, c),
+                    Wake::Command(Some(c)) => {
+                        blocked = self.apply(now, c);
+                        // Let senders queue more before writing, so a burst of
+                        // publishes goes out in one write.
+                        for _ in 0..BATCH {
+                            if blocked.is_some() {
+                                break;
+                            }
+                            tokio::task::yield_now().await;
+                            match self.commands.try_recv() {
+                                Ok(c) => blocked = self.apply(now, c),
+                                Err(_) => break,
+                            }
+                        }
+                    }
                 }
                 if let Some(c) = blocked.take() {
                     blocked = self.apply(now, c);
@@ -361,14 +378,16 @@ impl<C: Connector> Driver<C> {
     /// Applies a command; returns it back if it must wait (queue full).
     fn apply(&mut self, now: Instant, c: Command) -> Option<Command> {
         match c {
-            Command::Publish(p, reply) => match self.machine.publish(now, p.clone()) {
-                Err(PublishError::QueueFull) if self.machine.session().inflight_len() > 0 => {
+            Command::Publish(p, reply) => {
+                // Wait for room rather than fail, while acknowledgements can still make some.
+                if p.qos != QoS::AtMostOnce
+                    && !self.machine.can_queue()
+                    && self.machine.session().inflight_len() > 0
+                {
                     return Some(Command::Publish(p, reply));
                 }
-                r => {
-                    let _ = reply.send(r.map_err(Error::from));
-                }
-            },
+                let _ = reply.send(self.machine.publish(now, p).map_err(Error::from));
+            }
             Command::Subscribe(f, id, reply) => {
                 let _ = reply.send(self.machine.subscribe(now, f, id).map_err(Error::from));
             }
