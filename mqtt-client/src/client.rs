@@ -520,7 +520,12 @@ impl Client {
         });
     }
 
-    fn protocol_error(&mut self, now: Instant, reason: ReasonCode) {
+    fn protocol_error(&mut self, now: Instant, mut reason: ReasonCode) {
+        // Decode errors map to the code a server would use; some of those
+        // (0x84 in CONNACK) are not DISCONNECT codes.
+        if !reason.is_valid_for(PacketType::Disconnect, ProtocolVersion::V5) {
+            reason = ReasonCode::PROTOCOL_ERROR;
+        }
         if self.config.version.is_v5() {
             let d = Disconnect {
                 reason_code: reason,
