@@ -10,6 +10,7 @@ use mqtt_codec::{
     Utf8String,
 };
 
+use crate::alias::OutgoingAliases;
 use crate::config::Config;
 use crate::error::{CommandError, PublishError};
 use crate::event::{DisconnectReason, Event};
@@ -87,6 +88,8 @@ pub struct Client {
     pending_unsub: BTreeMap<u16, Vec<Utf8String>>,
     /// Incoming topic aliases (MQTT 5.0 §3.3.2.3.4).
     aliases: HashMap<u16, Utf8String>,
+    /// Outgoing topic aliases, when `Config::outgoing_topic_aliases` is on.
+    out_aliases: OutgoingAliases,
 }
 
 impl Client {
@@ -121,6 +124,7 @@ impl Client {
             pending_sub: BTreeMap::new(),
             pending_unsub: BTreeMap::new(),
             aliases: HashMap::new(),
+            out_aliases: OutgoingAliases::default(),
         }
     }
 
@@ -177,6 +181,7 @@ impl Client {
         self.rx.clear();
         self.tx.clear();
         self.aliases.clear();
+        self.out_aliases.reset(0);
         self.decoder =
             StreamDecoder::new(self.config.version, self.config.max_packet_size as usize);
         let c = &self.config;
@@ -325,7 +330,12 @@ impl Client {
         publish.packet_id = u16::from(!qos0);
         // QoS 0 is encoded straight into the send buffer; QoS 1 and 2 once
         // here to refuse what cannot be sent, and again when the window opens.
-        let packet = Packet::Publish(publish);
+        let mut packet = Packet::Publish(publish);
+        if qos0 {
+            if let Packet::Publish(p) = &mut packet {
+                self.out_aliases.apply(p);
+            }
+        }
         let buf = if qos0 {
             &mut self.tx
         } else {
@@ -501,7 +511,8 @@ impl Client {
         if self.state != State::Up {
             return;
         }
-        while let Some(p) = self.session.next_to_send() {
+        while let Some(mut p) = self.session.next_to_send() {
+            self.out_aliases.apply(&mut p);
             self.send(now, &Packet::Publish(p));
         }
     }
@@ -654,6 +665,9 @@ impl Client {
             .unwrap_or(u16::MAX)
             .min(self.config.max_inflight);
         self.session.set_window(window);
+        if self.config.outgoing_topic_aliases && self.config.version.is_v5() {
+            self.out_aliases.reset(p.topic_alias_maximum.unwrap_or(0));
+        }
         if let Some(id) = &p.assigned_client_identifier {
             id.as_str().clone_into(&mut self.client_id);
         }
@@ -678,7 +692,10 @@ impl Client {
             // MQTT 5.0 §4.4: resend unacknowledged PUBLISH (DUP) and PUBREL.
             for r in self.session.resend() {
                 match r {
-                    Resend::Publish(p) => self.send(now, &Packet::Publish(p)),
+                    Resend::Publish(mut p) => {
+                        self.out_aliases.apply(&mut p);
+                        self.send(now, &Packet::Publish(p));
+                    }
                     Resend::PubRel(id) => self.send(now, &Packet::PubRel(AckPacket::new(id))),
                 }
             }

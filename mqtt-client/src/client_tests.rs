@@ -563,3 +563,36 @@ fn auth_checks_version_and_reason_code() {
     peer.send(&mut c, now, Packet::Auth(ok.clone()));
     assert!(events(&mut c).contains(&Event::Auth(ok)));
 }
+
+#[test]
+fn outgoing_topic_aliases_follow_the_server_maximum_per_connection() {
+    let now = t0();
+    let mut cfg = Config::new("c");
+    cfg.version = ProtocolVersion::V5;
+    cfg.outgoing_topic_aliases = true;
+    let mut c = Client::new(cfg, 1, now);
+    let mut peer = Peer::new(ProtocolVersion::V5);
+    c.connect(now);
+    peer.take(&mut c);
+    let mut ack = ConnAck::default();
+    ack.properties.topic_alias_maximum = Some(2);
+    peer.send(&mut c, now, Packet::ConnAck(ack));
+    c.publish(now, msg(QoS::AtMostOnce)).unwrap();
+    let id = c.publish(now, msg(QoS::AtLeastOnce)).unwrap().unwrap();
+    let sent = peer.take(&mut c);
+    let [Packet::Publish(a), Packet::Publish(b)] = &sent[..] else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(
+        (a.topic.as_str(), a.properties.topic_alias),
+        ("t/1", Some(1))
+    );
+    assert_eq!((b.topic.as_str(), b.properties.topic_alias), ("", Some(1)));
+    // A new connection starts a new mapping: the resent message carries its topic.
+    c.connection_lost(now);
+    let sent = Peer::new(ProtocolVersion::V5).accept(&mut c, now, true);
+    assert!(
+        matches!(&sent[..], [Packet::Publish(p)] if p.dup && p.packet_id == id && p.topic == "t/1"),
+        "{sent:?}"
+    );
+}

@@ -59,6 +59,9 @@ pub struct Config {
     /// Topic Alias Maximum announced to the server (MQTT 5.0); 0 (default)
     /// refuses incoming aliases.
     pub topic_alias_maximum: u16,
+    /// Replace topics by aliases in outgoing messages (MQTT 5.0), up to the
+    /// server's Topic Alias Maximum. Default off.
+    pub outgoing_topic_aliases: bool,
     /// Most QoS 1/2 messages of ours in flight at once; the server's
     /// Receive Maximum lowers it. Default 100.
     pub max_inflight: u16,
@@ -86,6 +89,7 @@ impl Default for Config {
             receive_maximum: None,
             max_packet_size: 1024 * 1024,
             topic_alias_maximum: 0,
+            outgoing_topic_aliases: false,
             max_inflight: 100,
             max_queued: 10_000,
             reconnect: Some(Backoff::default()),

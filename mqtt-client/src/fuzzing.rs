@@ -12,8 +12,8 @@ use crate::{Client, Config, Event};
 
 /// Drives a client with arbitrary server bytes, time steps and commands.
 ///
-/// The first byte picks the version (bit 0: 5.0) and whether the session is
-/// persistent (bit 1). Then each op byte's low 3 bits choose an action and
+/// The first byte picks the version (bit 0: 5.0), whether the session is
+/// persistent (bit 1) and whether outgoing topic aliases are on (bit 2). Then each op byte's low 3 bits choose an action and
 /// the rest is its argument. Checks that the machine never panics, that
 /// everything it transmits decodes as valid packets on the server side, that
 /// the inflight window holds, and that its deadline never lies in the past.
@@ -32,6 +32,7 @@ pub fn mqtt_client_machine(data: &[u8]) {
     cfg.keep_alive = 5;
     cfg.max_inflight = 4;
     cfg.topic_alias_maximum = 3;
+    cfg.outgoing_topic_aliases = first & 4 != 0;
     #[allow(clippy::disallowed_methods)] // the origin of virtual time
     let mut now = Instant::now();
     let mut c = Client::new(cfg, u64::from(first), now);

@@ -16,7 +16,8 @@
 //!   Maximum, DUP redelivery after a reconnect that kept the session,
 //!   exactly-once delivery of incoming QoS 2 messages.
 //! - SUBSCRIBE / UNSUBSCRIBE with 5.0 options and subscription identifiers,
-//!   incoming topic aliases, request/response helpers ([`message`]).
+//!   topic aliases (incoming, and outgoing when enabled), request/response
+//!   helpers ([`message`]).
 //! - Reconnect with exponential back-off and jitter from the injected seed
 //!   ([`Backoff`]); when the server did not keep the session the client
 //!   resubscribes and sends unacknowledged messages again.
@@ -61,6 +62,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod alias;
 mod client;
 mod config;
 mod error;

@@ -372,3 +372,25 @@ fn sync_connect(c: &mut mqtt_client::Client, addr: SocketAddr) -> TcpStream {
     }
     s
 }
+
+#[tokio::test]
+async fn outgoing_topic_aliases_are_understood_by_mosquitto() {
+    let Some(broker) = Mosquitto::start() else {
+        return;
+    };
+    let v = ProtocolVersion::V5;
+    let (sub, mut sub_ev, _d, _) = start(broker.addr(), config("alias-sub", v)).await;
+    subscribe(&sub, &mut sub_ev, "alias/#", QoS::AtLeastOnce, None).await;
+    let mut cfg = config("alias-pub", v);
+    cfg.outgoing_topic_aliases = true;
+    let (publ, _ev, _d2, _) = start(broker.addr(), cfg).await;
+    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::AtMostOnce] {
+        publ.publish(msg("alias/long/topic/name", "x", qos))
+            .await
+            .unwrap();
+        let m = message(&mut sub_ev).await;
+        assert_eq!(m.topic, "alias/long/topic/name");
+    }
+    publ.disconnect().await.unwrap();
+    sub.disconnect().await.unwrap();
+}
