@@ -25,18 +25,30 @@ use mqtt_codec::{Publish, QoS, Utf8String};
 use testkit::peers::{python_with, Mosquitto};
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing special: run small.
     let quick = !std::env::args().any(|a| a == "--bench");
-    let Some(broker) = Mosquitto::start_with("max_inflight_messages 100\n") else { return };
+    let Some(broker) = Mosquitto::start_with("max_inflight_messages 100\n") else {
+        return;
+    };
     let addr = broker.addr();
     let size = env("BENCH_SIZE", 64);
     let runs = if quick { 1 } else { env("BENCH_RUNS", 3) };
-    let ns = if quick { [1000, 500] } else { [env("BENCH_N0", 200_000), env("BENCH_N1", 50_000)] };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let ns = if quick {
+        [1000, 500]
+    } else {
+        [env("BENCH_N0", 200_000), env("BENCH_N1", 50_000)]
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let python = python_with(&["paho.mqtt.client"]);
     if python.is_none() {
         eprintln!("paho-mqtt (PyPI) not installed: its column stays empty");
@@ -47,7 +59,9 @@ fn main() {
         let best = |f: &dyn Fn() -> Duration| (0..runs).map(|_| f()).min().unwrap();
         let ours = best(&|| rt.block_on(run_ours(addr, qos, n, size)));
         let rumq = best(&|| rt.block_on(run_rumqttc(addr, qos, n, size)));
-        let paho = python.as_ref().map(|py| best(&|| run_paho(py, addr, qos, n, size)));
+        let paho = python
+            .as_ref()
+            .map(|py| best(&|| run_paho(py, addr, qos, n, size)));
         let rate = |d: Duration| n as f64 / d.as_secs_f64();
         let paho_rate = paho.map(rate);
         println!(
@@ -62,7 +76,11 @@ fn main() {
 }
 
 fn marker() -> Publish {
-    Publish::new(Utf8String::from_static("bench/m2m"), Bytes::from_static(b"end")).with_qos(QoS::AtLeastOnce, 0)
+    Publish::new(
+        Utf8String::from_static("bench/m2m"),
+        Bytes::from_static(b"end"),
+    )
+    .with_qos(QoS::AtLeastOnce, 0)
 }
 
 async fn run_ours(addr: std::net::SocketAddr, qos: u8, n: usize, size: usize) -> Duration {
@@ -85,8 +103,11 @@ async fn run_ours(addr: std::net::SocketAddr, qos: u8, n: usize, size: usize) ->
         }
         Instant::now()
     });
-    let msg = Publish::new(Utf8String::from_static("bench/m2m"), Bytes::from(vec![b'x'; size]))
-        .with_qos(QoS::from_u8(qos).unwrap(), 0);
+    let msg = Publish::new(
+        Utf8String::from_static("bench/m2m"),
+        Bytes::from(vec![b'x'; size]),
+    )
+    .with_qos(QoS::from_u8(qos).unwrap(), 0);
     let start = Instant::now();
     for _ in 0..n {
         client.publish(msg.clone()).await.unwrap();
@@ -105,7 +126,11 @@ async fn run_rumqttc(addr: std::net::SocketAddr, qos: u8, n: usize, size: usize)
     opts.set_inflight(100);
     let (client, mut eventloop) = AsyncClient::new(opts, 1000);
     let expected = if qos == 1 { n + 1 } else { 1 };
-    let rqos = if qos == 1 { RQoS::AtLeastOnce } else { RQoS::AtMostOnce };
+    let rqos = if qos == 1 {
+        RQoS::AtLeastOnce
+    } else {
+        RQoS::AtMostOnce
+    };
     // Connect first.
     loop {
         if let Ok(REvent::Incoming(Incoming::ConnAck(_))) = eventloop.poll().await {
@@ -118,9 +143,15 @@ async fn run_rumqttc(addr: std::net::SocketAddr, qos: u8, n: usize, size: usize)
         let client = client.clone();
         tokio::spawn(async move {
             for _ in 0..n {
-                client.publish_bytes("bench/rumqttc", rqos, false, payload.clone()).await.unwrap();
+                client
+                    .publish_bytes("bench/rumqttc", rqos, false, payload.clone())
+                    .await
+                    .unwrap();
             }
-            client.publish("bench/rumqttc", RQoS::AtLeastOnce, false, "end").await.unwrap();
+            client
+                .publish("bench/rumqttc", RQoS::AtLeastOnce, false, "end")
+                .await
+                .unwrap();
         })
     };
     let mut acked = 0;
@@ -161,13 +192,26 @@ c.disconnect()
 c.loop_stop()
 "#;
 
-fn run_paho(python: &std::path::Path, addr: std::net::SocketAddr, qos: u8, n: usize, size: usize) -> Duration {
+fn run_paho(
+    python: &std::path::Path,
+    addr: std::net::SocketAddr,
+    qos: u8,
+    n: usize,
+    size: usize,
+) -> Duration {
     let out = Command::new(python)
         .args(["-c", PAHO, &addr.ip().to_string(), &addr.port().to_string()])
         .args([qos.to_string(), n.to_string(), size.to_string()])
         .output()
         .expect("run python3");
-    assert!(out.status.success(), "paho: {}", String::from_utf8_lossy(&out.stderr));
-    let secs: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().expect("paho prints seconds");
+    assert!(
+        out.status.success(),
+        "paho: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secs: f64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("paho prints seconds");
     Duration::from_secs_f64(secs)
 }
