@@ -177,3 +177,43 @@ async fn dropping_every_handle_disconnects_and_stops_the_driver() {
     assert!(matches!(server.recv().await, Some(Packet::Disconnect(_))));
     assert!(driver.await.unwrap().is_ok());
 }
+
+#[tokio::test(start_paused = true)]
+async fn publish_nowait_goes_out_in_order_and_completes_by_event() {
+    let (tx, mut servers) = mpsc::unbounded_channel();
+    let (client, mut events, driver) = with_seed(Config::new("n"), Pipe(tx), 1);
+    let driver = tokio::spawn(driver.run());
+    let mut server = Server::new(servers.recv().await.unwrap());
+    server.accept(false).await;
+    // QoS 0 needs the connection up (before CONNACK it would be refused and dropped).
+    assert!(matches!(events.recv().await, Some(Event::Connected { .. })));
+    for i in 0..50u8 {
+        let qos = if i % 2 == 0 {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        let m = Publish::new(Utf8String::from_static("n"), Bytes::copy_from_slice(&[i]))
+            .with_qos(qos, 0);
+        client.publish_nowait(m).await.unwrap();
+    }
+    for i in 0..50u8 {
+        let Some(Packet::Publish(p)) = server.recv().await else {
+            panic!("PUBLISH expected")
+        };
+        assert_eq!(p.payload[..], [i]);
+        if p.qos == QoS::AtLeastOnce {
+            server
+                .send(Packet::PubAck(mqtt_codec::Ack::new(p.packet_id)))
+                .await;
+        }
+    }
+    let mut done = 0;
+    while done < 25 {
+        if let Some(Event::Published { .. }) = events.recv().await {
+            done += 1;
+        }
+    }
+    client.disconnect().await.unwrap();
+    assert!(driver.await.unwrap().is_ok());
+}

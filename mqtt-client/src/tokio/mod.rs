@@ -69,7 +69,8 @@ pub enum DriverError {
 }
 
 enum Command {
-    Publish(Publish, oneshot::Sender<Result<Option<u16>, Error>>),
+    /// Without a reply channel: `publish_nowait`.
+    Publish(Publish, Option<oneshot::Sender<Result<Option<u16>, Error>>>),
     Subscribe(
         Vec<Subscription>,
         Option<u32>,
@@ -174,7 +175,22 @@ impl Client {
     /// # Errors
     /// [`Error::Publish`], or [`Error::DriverGone`].
     pub async fn publish(&self, msg: Publish) -> Result<Option<u16>, Error> {
-        self.call(|tx| Command::Publish(msg, tx)).await
+        self.call(|tx| Command::Publish(msg, Some(tx))).await
+    }
+
+    /// Queues `msg` for the driver and returns without waiting for it, as
+    /// soon as the command channel has room: the fastest way to publish a
+    /// stream of messages. Completion of QoS 1 and 2 messages still comes
+    /// as [`Event::Published`]; a message the machine refuses is logged
+    /// (tracing, `warn`) and dropped.
+    ///
+    /// # Errors
+    /// [`Error::DriverGone`].
+    pub async fn publish_nowait(&self, msg: Publish) -> Result<(), Error> {
+        self.commands
+            .send(Command::Publish(msg, None))
+            .await
+            .map_err(|_| Error::DriverGone)
     }
 
     /// Subscribes (see [`crate::Client::subscribe`]).
@@ -331,13 +347,20 @@ impl<C: Connector> Driver<C> {
                         blocked = self.apply(now, c);
                         // Let senders queue more before writing, so a burst of
                         // publishes goes out in one write.
+                        let mut yielded = false;
                         for _ in 0..BATCH {
                             if blocked.is_some() {
                                 break;
                             }
-                            tokio::task::yield_now().await;
                             match self.commands.try_recv() {
-                                Ok(c) => blocked = self.apply(now, c),
+                                Ok(c) => {
+                                    blocked = self.apply(now, c);
+                                    yielded = false;
+                                }
+                                Err(_) if !yielded => {
+                                    tokio::task::yield_now().await;
+                                    yielded = true;
+                                }
                                 Err(_) => break,
                             }
                         }
@@ -386,7 +409,17 @@ impl<C: Connector> Driver<C> {
                 {
                     return Some(Command::Publish(p, reply));
                 }
-                let _ = reply.send(self.machine.publish(now, p).map_err(Error::from));
+                let r = self.machine.publish(now, p);
+                match reply {
+                    Some(reply) => {
+                        let _ = reply.send(r.map_err(Error::from));
+                    }
+                    None => {
+                        if let Err(e) = r {
+                            tracing::warn!(error = %e, "publish_nowait: message dropped");
+                        }
+                    }
+                }
             }
             Command::Subscribe(f, id, reply) => {
                 let _ = reply.send(self.machine.subscribe(now, f, id).map_err(Error::from));
