@@ -344,6 +344,25 @@ impl Session {
         *self = Self::new(window);
     }
 
+    /// The flows in flight, in the order they were sent (for persistence
+    /// and inspection).
+    pub fn inflight(&self) -> impl Iterator<Item = (u16, &OutState)> {
+        let mut entries: Vec<(&u16, &Entry)> = self.inflight.iter().collect();
+        entries.sort_by_key(|(_, e)| e.order);
+        entries.into_iter().map(|(&id, e)| (id, &e.state))
+    }
+
+    /// The messages waiting for the window, in order.
+    pub fn queued(&self) -> impl Iterator<Item = &Publish> {
+        self.queued.iter()
+    }
+
+    /// Identifiers of incoming QoS 2 messages awaiting PUBREL. A server counts
+    /// them against its Receive Maximum (MQTT 5.0 §4.9).
+    pub fn incoming_qos2(&self) -> impl Iterator<Item = u16> + '_ {
+        self.incoming_qos2.iter().copied()
+    }
+
     /// The state of the flow with identifier `id`, if one is in flight.
     #[must_use]
     pub fn state(&self, id: u16) -> Option<&OutState> {
@@ -435,6 +454,31 @@ mod tests {
             .collect();
         assert_eq!(order, [1, 3, 4]);
         assert!(!s.on_pubrel(7));
+    }
+
+    #[test]
+    fn accessors_show_flows_in_send_order() {
+        let mut s = Session::new(2);
+        for q in [QoS::ExactlyOnce, QoS::AtLeastOnce, QoS::AtLeastOnce] {
+            s.enqueue(msg(q)).unwrap();
+        }
+        s.next_to_send();
+        s.next_to_send();
+        s.on_pubrec(1, ReasonCode::SUCCESS);
+        s.on_incoming_qos2(9);
+        let flows: Vec<(u16, bool)> = s
+            .inflight()
+            .map(|(id, st)| (id, matches!(st, OutState::AwaitPubComp)))
+            .collect();
+        assert_eq!(flows, [(1, true), (2, false)]);
+        assert_eq!(s.queued().map(|p| p.packet_id).collect::<Vec<_>>(), [3]);
+        assert_eq!(s.incoming_qos2().collect::<Vec<_>>(), [9]);
+        assert_eq!(
+            s.state(2),
+            Some(&OutState::AwaitPubAck(
+                msg(QoS::AtLeastOnce).with_qos(QoS::AtLeastOnce, 2)
+            ))
+        );
     }
 
     #[test]
