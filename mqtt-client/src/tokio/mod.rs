@@ -87,7 +87,8 @@ pub struct Client {
     commands: mpsc::Sender<Command>,
 }
 
-/// The stream of [`Event`]s.
+/// The stream of [`Event`]s. Keep reading it (or drop it): the driver
+/// holds up to 1024 undelivered events and then waits for the reader.
 #[derive(Debug)]
 pub struct Events(mpsc::Receiver<Event>);
 
