@@ -43,7 +43,7 @@ pub struct ConnArgs {
     /// Defaults to -1 with -c, else 0.
     #[arg(short = 'x', long = "session-expiry", allow_negative_numbers = true)]
     pub session_expiry: Option<i64>,
-    /// mqtt://[username[:password]@]host[:port]/topic, instead of -h -p -u -P -t.
+    /// `mqtt://[username[:password]@]host[:port]/topic`, instead of -h -p -u -P -t.
     #[arg(short = 'L', long = "url")]
     pub url: Option<String>,
     /// Print debug messages (connection events, acknowledgements) to stderr.
@@ -65,7 +65,7 @@ pub struct ConnArgs {
     /// Retain the will message.
     #[arg(long = "will-retain")]
     pub will_retain: bool,
-    /// MQTT 5 property: -D COMMAND IDENTIFIER VALUE [VALUE], e.g.
+    /// MQTT 5 property: `-D COMMAND IDENTIFIER VALUE [VALUE]`, e.g.
     /// `-D publish content-type text/plain`, `-D connect user-property k v`,
     /// `-D subscribe subscription-identifier 3`. Commands: connect, publish,
     /// subscribe, will. Identifiers use the names of the MQTT 5 table
