@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod coap_resources;
+pub mod mqtt_cli;
 
 /// Installs a `tracing` subscriber on stderr for a libcoap-style verbosity
 /// level (`-v`: 0-3 errors, 4 warnings, 5-6 info, 7 debug, 8+ trace).
