@@ -2,8 +2,9 @@
 //! their end-to-end and interop tests in `tests/`.
 //!
 //! This library holds what the binaries share: logging set-up from a
-//! libcoap-style `-v` level, and the CoAP plugtest resources served by
-//! `coap-server`.
+//! libcoap-style `-v` level, the CoAP plugtest resources served by
+//! `coap-server`, and the mosquitto_pub/sub-style options of `mqtt-pub`
+//! and `mqtt-sub`.
 #![forbid(unsafe_code)]
 
 pub mod coap_resources;
