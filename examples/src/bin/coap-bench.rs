@@ -20,7 +20,7 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Servers to load: `host:port` (IPv4 or [IPv6]) or `name=host:port`.
+    /// Servers to load: `host:port` (IPv4, or `[IPv6]:port`) or `name=host:port`.
     targets: Vec<String>,
     /// Also start libcoap's coap-server-notls on a free loopback port and
     /// load it (stopped at the end).

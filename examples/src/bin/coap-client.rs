@@ -17,7 +17,7 @@ use coap_endpoint::tokio::Client;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// The URI, e.g. coap://127.0.0.1:5683/basic?x=1 ([v6] literals work).
+    /// The URI, e.g. coap://127.0.0.1:5683/basic?x=1 (IPv6 literals such as `coap://[::1]/` work).
     uri: String,
     /// Method: get, post, put, delete, fetch, patch or ipatch.
     #[arg(short = 'm', long = "method", default_value = "get")]
