@@ -105,6 +105,28 @@ impl Header {
         })
     }
 
+    /// The type and message ID of a datagram that may be malformed past its
+    /// first four bytes (a reserved token length, broken options), so an
+    /// endpoint can still answer a malformed CON with an RST carrying its
+    /// message ID (RFC 7252 §4.2). `None` with fewer than 4 bytes or a
+    /// version other than 1 (which RFC 7252 §3 says to ignore silently).
+    ///
+    /// ```
+    /// use coap_codec::{Header, MessageType};
+    /// // TKL 9 is reserved, but the message ID is still there.
+    /// assert_eq!(Header::peek(&[0x49, 0x01, 0x12, 0x34]), Some((MessageType::Confirmable, 0x1234)));
+    /// assert_eq!(Header::peek(&[0x89, 0x01, 0x12, 0x34]), None);
+    /// ```
+    pub fn peek(datagram: &[u8]) -> Option<(MessageType, u16)> {
+        let &[first, _, hi, lo] = datagram.first_chunk::<4>()?;
+        (first >> 6 == VERSION).then(|| {
+            (
+                MessageType::from_bits(first >> 4),
+                u16::from_be_bytes([hi, lo]),
+            )
+        })
+    }
+
     /// The first header byte: version, type and token length.
     pub const fn first_byte(&self) -> u8 {
         (VERSION << 6) | ((self.message_type as u8) << 4) | (self.token_length & 0x0f)

@@ -289,6 +289,35 @@ impl<'a> Options<'a> {
             .map(|o| o.number)
     }
 
+    /// The first critical option that `understood` rejects, or whose value
+    /// length is outside its registered bounds. Unlike
+    /// [`Options::unrecognized_critical`], which takes every registered
+    /// option as understood, this lets an endpoint that does not implement,
+    /// say, Block1 or OSCORE answer 4.02 for them (RFC 7252 §5.4.1).
+    ///
+    /// ```
+    /// use coap_codec::{Message, MessageBuilder, MessageType, Code, OptionNumber, Block};
+    /// let b = MessageBuilder::new(MessageType::Confirmable, Code::PUT)
+    ///     .block1(Block::new(0, true, 2).unwrap())
+    ///     .to_bytes()
+    ///     .unwrap();
+    /// let m = Message::decode(b).unwrap();
+    /// assert_eq!(m.options().unrecognized_critical(), None);
+    /// let no_blocks = |n: OptionNumber| n != OptionNumber::BLOCK1 && n.is_registered();
+    /// assert_eq!(m.options().critical_not_understood(no_blocks), Some(OptionNumber::BLOCK1));
+    /// ```
+    pub fn critical_not_understood(
+        &self,
+        understood: impl Fn(OptionNumber) -> bool,
+    ) -> Option<OptionNumber> {
+        self.iter()
+            .find(|o| {
+                o.number.is_critical()
+                    && (!understood(o.number) || !o.number.accepts_length(o.value.len()))
+            })
+            .map(|o| o.number)
+    }
+
     /// Like [`Options::unrecognized_critical`], but `known` says which
     /// unregistered critical options the application does understand.
     pub fn unrecognized_critical_except(
