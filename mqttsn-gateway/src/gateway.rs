@@ -1,0 +1,258 @@
+//! The gateway state machine: datagrams and broker bytes in, datagrams,
+//! broker bytes and events out (DESIGN.md, "The sans-IO contract").
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use mqttsn_codec::{ConnAck, Disconnect, Frame, GwInfo, Message, PingReq, QoS, ReturnCode};
+
+use crate::config::Config;
+use crate::core::Core;
+use crate::output::{ConnId, Event, Gone, Peer, Transmit};
+use crate::session::{Phase, Session};
+
+/// A transparent MQTT-SN gateway: one MQTT connection per MQTT-SN client,
+/// carrying its client id, will and session.
+///
+/// Feed it datagrams ([`Gateway::handle_datagram`]), broker bytes
+/// ([`Gateway::handle_broker_bytes`]) and deadlines
+/// ([`Gateway::handle_timeout`]); carry out what [`Gateway::poll_transmit`]
+/// returns, sleep until [`Gateway::poll_timeout`]. It never reads a clock or
+/// touches a socket.
+#[derive(Debug)]
+pub struct Gateway {
+    core: Core,
+    sessions: HashMap<Peer, Session>,
+    conns: HashMap<ConnId, Peer>,
+    next_advertise: Option<Instant>,
+}
+
+impl Gateway {
+    /// A gateway with `config`; `seed` feeds the MQTT clients' jitter.
+    #[must_use]
+    pub fn new(config: Config, seed: u64, now: Instant) -> Self {
+        let next_advertise = config.advertise.map(|_| now);
+        Self {
+            core: Core::new(config, seed),
+            sessions: HashMap::new(),
+            conns: HashMap::new(),
+            next_advertise,
+        }
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.core.config
+    }
+
+    /// How many clients have a session (connecting, active or asleep).
+    #[must_use]
+    pub fn client_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// One datagram from `from`. Malformed ones are dropped with
+    /// [`Event::Malformed`].
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: Bytes) {
+        let (peer, msg) = match Frame::decode(data) {
+            Ok(Frame::Message(m)) => (Peer::direct(from), m),
+            Ok(Frame::Encapsulated(e)) => (
+                Peer {
+                    addr: from,
+                    node: Some(e.wireless_node_id),
+                },
+                e.message,
+            ),
+            Ok(_) | Err(_) => {
+                self.core.events.push_back(Event::Malformed { from });
+                return;
+            }
+        };
+        match msg {
+            Message::SearchGw(_) => {
+                let info = GwInfo {
+                    gw_id: self.core.config.gateway_id,
+                    gw_add: Bytes::new(),
+                };
+                self.core.send(&peer, info);
+            }
+            Message::Advertise(_) | Message::GwInfo(_) => {}
+            Message::Connect(c) => self.on_connect(now, peer, &c),
+            Message::PingReq(p) => self.on_pingreq(now, &peer, &p),
+            Message::Publish(p) if p.qos == QoS::MinusOne => self.on_minus_one(now, &peer, p),
+            msg => {
+                let Some(s) = self.sessions.get_mut(&peer) else {
+                    if !matches!(msg, Message::Disconnect(_)) {
+                        self.core.send(&peer, Disconnect::default());
+                    }
+                    return;
+                };
+                s.on_message(&mut self.core, now, msg);
+                self.reap(&peer);
+            }
+        }
+    }
+
+    fn on_connect(&mut self, now: Instant, peer: Peer, c: &mqttsn_codec::Connect) {
+        if let Some(s) = self.sessions.get_mut(&peer) {
+            let same = s.client_id == c.client_id;
+            if same
+                && !c.clean_session
+                && !c.will
+                && matches!(s.phase, Phase::Active | Phase::Asleep)
+            {
+                s.resume(&mut self.core, now, c.duration);
+                return;
+            }
+            if same && matches!(s.phase, Phase::Connecting) {
+                return; // a retransmitted CONNECT: CONNACK follows the broker's
+            }
+            s.close(&mut self.core, Gone::Disconnect);
+            self.reap(&peer);
+        }
+        let bad_id = c.client_id.is_empty() || c.client_id.len() > 23;
+        if bad_id || self.sessions.len() >= self.core.config.max_clients {
+            let return_code = if bad_id {
+                ReturnCode::RejectedNotSupported
+            } else {
+                ReturnCode::RejectedCongestion
+            };
+            self.core.send(&peer, ConnAck { return_code });
+            return;
+        }
+        let mut s = Session::new(&mut self.core, now, peer.clone(), c);
+        self.conns.insert(s.conn, peer.clone());
+        if c.will {
+            self.core.send(&peer, Message::WillTopicReq);
+        } else {
+            s.start(&mut self.core, now, None);
+        }
+        self.sessions.insert(peer.clone(), s);
+        self.reap(&peer);
+    }
+
+    fn on_pingreq(&mut self, now: Instant, peer: &Peer, p: &PingReq) {
+        match self.sessions.get_mut(peer) {
+            Some(s) if s.phase == Phase::Asleep && p.client_id.is_some() => {
+                s.wake(&mut self.core, now);
+            }
+            Some(s) => s.on_message(&mut self.core, now, Message::PingReq(p.clone())),
+            None => self.core.send(peer, Message::PingResp),
+        }
+        self.reap(peer);
+    }
+
+    /// QoS -1 (§6.8): accepted from a connected client as QoS 0; from
+    /// others dropped (not implemented yet in transparent mode).
+    fn on_minus_one(&mut self, now: Instant, peer: &Peer, mut p: mqttsn_codec::Publish) {
+        if let Some(s) = self.sessions.get_mut(peer) {
+            p.qos = QoS::AtMostOnce;
+            s.on_message(&mut self.core, now, Message::Publish(p));
+            self.reap(peer);
+        }
+    }
+
+    /// Bytes from the broker on `conn`.
+    pub fn handle_broker_bytes(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
+        let Some(peer) = self.conns.get(&conn).cloned() else {
+            return;
+        };
+        if let Some(s) = self.sessions.get_mut(&peer) {
+            if let Some(mqtt) = s.mqtt.as_mut() {
+                mqtt.handle_bytes(now, data);
+            }
+            s.drain(&mut self.core, now);
+        }
+        self.reap(&peer);
+    }
+
+    /// The broker connection `conn` closed or could not be opened.
+    pub fn handle_broker_closed(&mut self, now: Instant, conn: ConnId) {
+        let Some(peer) = self.conns.get(&conn).cloned() else {
+            return;
+        };
+        if let Some(s) = self.sessions.get_mut(&peer) {
+            if let Some(mqtt) = s.mqtt.as_mut() {
+                if mqtt.is_connected() {
+                    mqtt.connection_lost(now);
+                } else {
+                    mqtt.connect_failed(now);
+                }
+            }
+            s.drain(&mut self.core, now);
+            if !s.closed {
+                s.close(&mut self.core, Gone::Broker);
+            }
+        }
+        self.reap(&peer);
+    }
+
+    /// Call when [`Gateway::poll_timeout`] has passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let (Some(at), Some(adv)) = (self.next_advertise, self.core.config.advertise) {
+            if at <= now {
+                let duration = u16::try_from(adv.interval.as_secs()).unwrap_or(u16::MAX);
+                let msg = mqttsn_codec::Advertise {
+                    gw_id: self.core.config.gateway_id,
+                    duration,
+                };
+                self.core.send(&Peer::direct(adv.to), msg);
+                self.next_advertise = Some(now + adv.interval);
+            }
+        }
+        let mut gone = Vec::new();
+        for (peer, s) in &mut self.sessions {
+            if s.mqtt
+                .as_ref()
+                .and_then(|m| m.poll_timeout())
+                .is_some_and(|t| t <= now)
+            {
+                if let Some(m) = s.mqtt.as_mut() {
+                    m.handle_timeout(now);
+                }
+                s.drain(&mut self.core, now);
+            }
+            if !s.closed && s.deadline.is_some_and(|t| t <= now) {
+                s.close(&mut self.core, Gone::Lost);
+            }
+            if s.closed {
+                gone.push(peer.clone());
+            }
+        }
+        for peer in gone {
+            self.reap(&peer);
+        }
+    }
+
+    /// The next thing to do, in order.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.core.out.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.core.events.pop_front()
+    }
+
+    /// When to call [`Gateway::handle_timeout`] next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let sessions = self.sessions.values().flat_map(|s| {
+            let mqtt = s.mqtt.as_ref().and_then(mqtt_client::Client::poll_timeout);
+            [mqtt, s.deadline].into_iter().flatten()
+        });
+        sessions.chain(self.next_advertise).min()
+    }
+
+    /// Drops `peer`'s session if it closed.
+    fn reap(&mut self, peer: &Peer) {
+        if self.sessions.get(peer).is_some_and(|s| s.closed) {
+            if let Some(s) = self.sessions.remove(peer) {
+                self.conns.remove(&s.conn);
+            }
+        }
+    }
+}

@@ -1,0 +1,586 @@
+//! One MQTT-SN client in transparent mode: its MQTT connection (an
+//! `mqtt_client::Client`), topic table, pending acknowledgements and sleep
+//! buffer.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mqtt_client::{Client, Event as MqttEvent, PublishError};
+use mqtt_codec::{LastWill, Publish as MqttPublish, QoS as MqttQoS, ReasonCode, Utf8String};
+use mqttsn_codec::{ConnAck, Disconnect, Message, PubAck, QoS, ReturnCode, Topic, WillTopic};
+
+use crate::core::Core;
+use crate::output::{ConnId, Event, Gone, Peer, Transmit};
+use crate::topics::TopicTable;
+
+/// How long the split CONNECT (will topic and message) and the broker's
+/// CONNACK may take.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a session is in its life (§6.2, §6.14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// WILLTOPICREQ sent.
+    WillTopic,
+    /// WILLMSGREQ sent.
+    WillMsg,
+    /// CONNECT sent to the broker, waiting for CONNACK.
+    Connecting,
+    /// Connected.
+    Active,
+    /// Asleep for `sleep` seconds.
+    Asleep,
+}
+
+/// One client.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) peer: Peer,
+    pub(crate) client_id: Bytes,
+    pub(crate) phase: Phase,
+    pub(crate) conn: ConnId,
+    pub(crate) mqtt: Option<Client>,
+    pub(crate) closed: bool,
+    clean: bool,
+    duration: u16,
+    sleep: u16,
+    /// When the client counts as lost unless it speaks.
+    pub(crate) deadline: Option<Instant>,
+    will_topic: Option<WillTopic>,
+    topics: TopicTable,
+    next_msg_id: u16,
+    /// MQTT packet id -> (MQTT-SN msg id, topic id) of a client QoS 1 publish.
+    pub_acks: HashMap<u16, (u16, u16)>,
+    /// MQTT-SN msg ids of client QoS 2 publishes answered with PUBREC.
+    qos2_in: HashSet<u16>,
+    /// MQTT packet id -> (msg id, topic id) of a SUBSCRIBE.
+    subs: HashMap<u16, (u16, u16)>,
+    /// MQTT packet id -> msg id of an UNSUBSCRIBE.
+    unsubs: HashMap<u16, u16>,
+    buffered: VecDeque<MqttPublish>,
+}
+
+fn to_mqtt_qos(q: QoS) -> MqttQoS {
+    match q {
+        QoS::AtLeastOnce => MqttQoS::AtLeastOnce,
+        QoS::ExactlyOnce => MqttQoS::ExactlyOnce,
+        _ => MqttQoS::AtMostOnce,
+    }
+}
+
+fn to_sn_qos(q: MqttQoS) -> QoS {
+    match q {
+        MqttQoS::AtLeastOnce => QoS::AtLeastOnce,
+        MqttQoS::ExactlyOnce => QoS::ExactlyOnce,
+        _ => QoS::AtMostOnce,
+    }
+}
+
+/// The topic id field of a PUBACK or SUBACK answering `topic`.
+pub(crate) fn topic_id_of(topic: &Topic) -> u16 {
+    match topic {
+        Topic::Id(id) | Topic::Predefined(id) => *id,
+        Topic::Short(b) => u16::from_be_bytes(*b),
+        _ => 0,
+    }
+}
+
+fn puback(topic_id: u16, msg_id: u16, return_code: ReturnCode) -> PubAck {
+    PubAck {
+        topic_id,
+        msg_id,
+        return_code,
+    }
+}
+
+fn suback(qos: QoS, topic_id: u16, msg_id: u16, return_code: ReturnCode) -> mqttsn_codec::SubAck {
+    mqttsn_codec::SubAck {
+        qos,
+        topic_id,
+        msg_id,
+        return_code,
+    }
+}
+
+fn regack(topic_id: u16, msg_id: u16, return_code: ReturnCode) -> mqttsn_codec::RegAck {
+    mqttsn_codec::RegAck {
+        topic_id,
+        msg_id,
+        return_code,
+    }
+}
+
+fn has_wildcard(name: &[u8]) -> bool {
+    name.iter().any(|b| matches!(b, b'+' | b'#'))
+}
+
+impl Session {
+    /// A session for a CONNECT from `peer`; the caller sends WILLTOPICREQ
+    /// or calls [`Session::start`].
+    pub(crate) fn new(
+        core: &mut Core,
+        now: Instant,
+        peer: Peer,
+        connect: &mqttsn_codec::Connect,
+    ) -> Self {
+        Self {
+            peer,
+            client_id: connect.client_id.clone(),
+            phase: if connect.will {
+                Phase::WillTopic
+            } else {
+                Phase::Connecting
+            },
+            conn: core.conn_id(),
+            mqtt: None,
+            closed: false,
+            clean: connect.clean_session,
+            duration: connect.duration,
+            sleep: 0,
+            deadline: Some(now + HANDSHAKE_TIMEOUT),
+            will_topic: None,
+            topics: TopicTable::default(),
+            next_msg_id: 0,
+            pub_acks: HashMap::new(),
+            qos2_in: HashSet::new(),
+            subs: HashMap::new(),
+            unsubs: HashMap::new(),
+            buffered: VecDeque::new(),
+        }
+    }
+
+    fn msg_id(&mut self) -> u16 {
+        self.next_msg_id = self.next_msg_id.wrapping_add(1).max(1);
+        self.next_msg_id
+    }
+
+    /// The client spoke: push its keep-alive deadline.
+    pub(crate) fn touch(&mut self, core: &Core, now: Instant) {
+        if self.phase == Phase::Active {
+            self.deadline = (self.duration > 0).then(|| now + core.config.stretched(self.duration));
+        }
+    }
+
+    /// Ends the session: sends nothing to the client, closes the broker
+    /// connection (without DISCONNECT when `lost`, so the broker publishes
+    /// the will).
+    pub(crate) fn close(&mut self, core: &mut Core, reason: Gone) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        if self.mqtt.is_some() {
+            core.out.push_back(Transmit::Close(self.conn));
+        }
+        core.events.push_back(Event::Disconnected {
+            peer: self.peer.clone(),
+            reason,
+        });
+    }
+
+    /// Opens the MQTT connection with the will gathered so far.
+    pub(crate) fn start(&mut self, core: &mut Core, now: Instant, will_msg: Option<Bytes>) {
+        let Ok(id) = std::str::from_utf8(&self.client_id) else {
+            core.send(
+                &self.peer,
+                ConnAck {
+                    return_code: ReturnCode::RejectedNotSupported,
+                },
+            );
+            self.close(core, Gone::Broker);
+            return;
+        };
+        let mut cfg = mqtt_client::Config::new(id);
+        cfg.keep_alive = core.config.mqtt_keep_alive;
+        cfg.clean_start = self.clean;
+        cfg.reconnect = None;
+        cfg.connect_timeout = HANDSHAKE_TIMEOUT;
+        if let (Some(w), Some(msg)) = (self.will_topic.take(), will_msg) {
+            if let Ok(topic) = Utf8String::from_bytes(w.topic) {
+                cfg.will = Some(LastWill {
+                    topic,
+                    payload: msg,
+                    qos: to_mqtt_qos(w.qos),
+                    retain: w.retain,
+                    ..LastWill::default()
+                });
+            }
+        }
+        if self.clean {
+            self.topics.clear();
+        }
+        let mut client = Client::new(cfg, core.seed ^ self.conn.0, now);
+        client.connect(now);
+        core.out.push_back(Transmit::Open(self.conn));
+        self.mqtt = Some(client);
+        self.phase = Phase::Connecting;
+        self.deadline = Some(now + HANDSHAKE_TIMEOUT);
+        self.drain(core, now);
+    }
+
+    /// Moves what the MQTT client produced into the gateway's queues.
+    pub(crate) fn drain(&mut self, core: &mut Core, now: Instant) {
+        loop {
+            let Some(mqtt) = self.mqtt.as_mut() else {
+                return;
+            };
+            while let Some(bytes) = mqtt.poll_transmit() {
+                core.upstream(self.conn, bytes);
+            }
+            if self.closed {
+                return;
+            }
+            let Some(ev) = mqtt.poll_event() else {
+                return;
+            };
+            self.on_mqtt_event(core, now, ev);
+        }
+    }
+
+    fn on_mqtt_event(&mut self, core: &mut Core, now: Instant, ev: MqttEvent) {
+        match ev {
+            MqttEvent::Connected { .. } if self.phase == Phase::Connecting => {
+                self.phase = Phase::Active;
+                self.deadline = None;
+                self.touch(core, now);
+                core.send(
+                    &self.peer,
+                    ConnAck {
+                        return_code: ReturnCode::Accepted,
+                    },
+                );
+                core.events.push_back(Event::Connected {
+                    peer: self.peer.clone(),
+                    client_id: self.client_id.clone(),
+                });
+            }
+            MqttEvent::Message(p) => self.deliver(core, p),
+            MqttEvent::Published { packet_id, .. } => {
+                if let Some((msg_id, topic_id)) = self.pub_acks.remove(&packet_id) {
+                    core.send(&self.peer, puback(topic_id, msg_id, ReturnCode::Accepted));
+                }
+            }
+            MqttEvent::PublishRefused { packet_id, .. } => {
+                if let Some((msg_id, topic_id)) = self.pub_acks.remove(&packet_id) {
+                    let rc = ReturnCode::RejectedNotSupported;
+                    core.send(&self.peer, puback(topic_id, msg_id, rc));
+                }
+            }
+            MqttEvent::Subscribed {
+                packet_id,
+                reason_codes,
+            } => {
+                if let Some((msg_id, topic_id)) = self.subs.remove(&packet_id) {
+                    let code = reason_codes.first().copied().unwrap_or(ReasonCode(0x80));
+                    let (qos, rc) = match MqttQoS::from_u8(code.0) {
+                        Some(q) => (to_sn_qos(q), ReturnCode::Accepted),
+                        None => (QoS::AtMostOnce, ReturnCode::RejectedNotSupported),
+                    };
+                    core.send(&self.peer, suback(qos, topic_id, msg_id, rc));
+                }
+            }
+            MqttEvent::Unsubscribed { packet_id, .. } => {
+                if let Some(msg_id) = self.unsubs.remove(&packet_id) {
+                    core.send(&self.peer, mqttsn_codec::UnsubAck { msg_id });
+                }
+            }
+            MqttEvent::Disconnected { .. } => {
+                if self.phase == Phase::Connecting {
+                    core.send(
+                        &self.peer,
+                        ConnAck {
+                            return_code: ReturnCode::RejectedCongestion,
+                        },
+                    );
+                } else {
+                    core.send(&self.peer, Disconnect::default());
+                }
+                self.close(core, Gone::Broker);
+            }
+            _ => {}
+        }
+    }
+
+    /// A message from the broker for this client (§6.9, §6.10).
+    fn deliver(&mut self, core: &mut Core, p: MqttPublish) {
+        if self.phase == Phase::Asleep {
+            if self.buffered.len() < core.config.max_buffered {
+                self.buffered.push_back(p);
+            } else {
+                core.events.push_back(Event::Dropped {
+                    peer: self.peer.clone(),
+                });
+            }
+            return;
+        }
+        let name = p.topic.as_bytes();
+        let topic = if let Some(id) = self.topics.id(name) {
+            Topic::Id(id)
+        } else if let Some(id) = core.config.predefined_id(p.topic.as_str()) {
+            Topic::Predefined(id)
+        } else if let [a, b] = name[..] {
+            Topic::Short([a, b])
+        } else {
+            let config = &core.config;
+            let reserved = |id| config.predefined.contains_key(&id);
+            let Some(id) = self
+                .topics
+                .register(name.clone(), config.max_topics, reserved)
+            else {
+                core.events.push_back(Event::Dropped {
+                    peer: self.peer.clone(),
+                });
+                return;
+            };
+            let msg_id = self.msg_id();
+            let register = mqttsn_codec::Register {
+                topic_id: id,
+                msg_id,
+                topic_name: name.clone(),
+            };
+            core.send(&self.peer, register);
+            Topic::Id(id)
+        };
+        let qos = to_sn_qos(p.qos);
+        let msg_id = if qos == QoS::AtMostOnce {
+            0
+        } else {
+            self.msg_id()
+        };
+        let publish = mqttsn_codec::Publish {
+            dup: false,
+            qos,
+            retain: p.retain,
+            topic,
+            msg_id,
+            data: p.payload,
+        };
+        core.send(&self.peer, publish);
+    }
+
+    /// A message from the client, once CONNECT was seen.
+    pub(crate) fn on_message(&mut self, core: &mut Core, now: Instant, msg: Message) {
+        self.touch(core, now);
+        match msg {
+            Message::WillTopic(w) if self.phase == Phase::WillTopic => {
+                if w.is_some() {
+                    self.will_topic = w;
+                    self.phase = Phase::WillMsg;
+                    core.send(&self.peer, Message::WillMsgReq);
+                } else {
+                    self.start(core, now, None);
+                }
+            }
+            Message::WillMsg(m) if self.phase == Phase::WillMsg => {
+                self.start(core, now, Some(m.will_msg));
+            }
+            Message::Disconnect(d) => self.on_disconnect(core, now, d.duration),
+            _ if self.phase != Phase::Active => {}
+            Message::Register(r) => self.on_register(core, &r),
+            Message::Publish(p) => self.on_publish(core, now, p),
+            Message::PubRel(r) => {
+                self.qos2_in.remove(&r.msg_id);
+                core.send(&self.peer, mqttsn_codec::PubComp { msg_id: r.msg_id });
+            }
+            Message::PubRec(r) => {
+                core.send(&self.peer, mqttsn_codec::PubRel { msg_id: r.msg_id });
+            }
+            Message::Subscribe(s) => self.on_subscribe(core, now, s),
+            Message::Unsubscribe(u) => self.on_unsubscribe(core, now, u),
+            Message::PingReq(_) => core.send(&self.peer, Message::PingResp),
+            Message::WillTopicUpd(_) => {
+                let rc = ReturnCode::RejectedNotSupported;
+                core.send(&self.peer, mqttsn_codec::WillTopicResp { return_code: rc });
+            }
+            Message::WillMsgUpd(_) => {
+                let rc = ReturnCode::RejectedNotSupported;
+                core.send(&self.peer, mqttsn_codec::WillMsgResp { return_code: rc });
+            }
+            _ => {}
+        }
+        self.drain(core, now);
+    }
+
+    fn on_disconnect(&mut self, core: &mut Core, now: Instant, duration: Option<u16>) {
+        match duration {
+            Some(secs) if self.phase == Phase::Active || self.phase == Phase::Asleep => {
+                self.phase = Phase::Asleep;
+                self.sleep = secs;
+                self.deadline = Some(now + core.config.stretched(secs));
+                core.send(&self.peer, Disconnect::default());
+            }
+            _ => {
+                if let Some(mqtt) = self.mqtt.as_mut() {
+                    mqtt.disconnect(now, ReasonCode::NORMAL_DISCONNECTION);
+                    while let Some(bytes) = mqtt.poll_transmit() {
+                        core.upstream(self.conn, bytes);
+                    }
+                }
+                core.send(&self.peer, Disconnect::default());
+                self.close(core, Gone::Disconnect);
+            }
+        }
+    }
+
+    /// PINGREQ while asleep (§6.14): deliver what was buffered, answer
+    /// PINGRESP, sleep again.
+    pub(crate) fn wake(&mut self, core: &mut Core, now: Instant) {
+        self.phase = Phase::Active;
+        while let Some(p) = self.buffered.pop_front() {
+            self.deliver(core, p);
+        }
+        core.send(&self.peer, Message::PingResp);
+        self.phase = Phase::Asleep;
+        self.deadline = Some(now + core.config.stretched(self.sleep));
+    }
+
+    /// CONNECT from a sleeping or connected client that keeps its session.
+    pub(crate) fn resume(&mut self, core: &mut Core, now: Instant, duration: u16) {
+        self.duration = duration;
+        self.phase = Phase::Active;
+        self.touch(core, now);
+        core.send(
+            &self.peer,
+            ConnAck {
+                return_code: ReturnCode::Accepted,
+            },
+        );
+        while let Some(p) = self.buffered.pop_front() {
+            self.deliver(core, p);
+        }
+    }
+
+    fn on_register(&mut self, core: &mut Core, r: &mqttsn_codec::Register) {
+        let valid = std::str::from_utf8(&r.topic_name).is_ok() && !has_wildcard(&r.topic_name);
+        let config = &core.config;
+        let reserved = |id| config.predefined.contains_key(&id);
+        let id = valid
+            .then(|| {
+                self.topics
+                    .register(r.topic_name.clone(), config.max_topics, reserved)
+            })
+            .flatten();
+        let ack = match id {
+            Some(id) => regack(id, r.msg_id, ReturnCode::Accepted),
+            None if valid => regack(0, r.msg_id, ReturnCode::RejectedCongestion),
+            None => regack(0, r.msg_id, ReturnCode::RejectedNotSupported),
+        };
+        core.send(&self.peer, ack);
+    }
+
+    /// The topic name a client's topic field stands for.
+    fn resolve(&self, core: &Core, topic: &Topic) -> Option<Bytes> {
+        match topic {
+            Topic::Id(id) => self.topics.name(*id).cloned(),
+            Topic::Predefined(id) => core
+                .config
+                .predefined
+                .get(id)
+                .map(|n| Bytes::copy_from_slice(n.as_bytes())),
+            Topic::Short(b) => Some(Bytes::copy_from_slice(b)),
+            _ => None,
+        }
+    }
+
+    fn on_publish(&mut self, core: &mut Core, now: Instant, p: mqttsn_codec::Publish) {
+        let topic_id = topic_id_of(&p.topic);
+        let name = self
+            .resolve(core, &p.topic)
+            .and_then(|n| Utf8String::from_bytes(n).ok());
+        let Some(name) = name else {
+            let rc = ReturnCode::RejectedInvalidTopicId;
+            core.send(&self.peer, puback(topic_id, p.msg_id, rc));
+            return;
+        };
+        match p.qos {
+            QoS::ExactlyOnce if self.qos2_in.contains(&p.msg_id) => {
+                core.send(&self.peer, mqttsn_codec::PubRec { msg_id: p.msg_id });
+                return;
+            }
+            QoS::AtLeastOnce if self.pub_acks.values().any(|v| v.0 == p.msg_id) => return,
+            QoS::AtLeastOnce | QoS::ExactlyOnce
+                if self.pub_acks.len() + self.qos2_in.len() >= core.config.max_inflight =>
+            {
+                let rc = ReturnCode::RejectedCongestion;
+                core.send(&self.peer, puback(topic_id, p.msg_id, rc));
+                return;
+            }
+            _ => {}
+        }
+        let Some(mqtt) = self.mqtt.as_mut() else {
+            return;
+        };
+        let qos = to_mqtt_qos(p.qos);
+        let msg = MqttPublish::new(name, p.data)
+            .with_qos(qos, 0)
+            .with_retain(p.retain);
+        match (mqtt.publish(now, msg), p.qos) {
+            (Ok(Some(pid)), QoS::AtLeastOnce) => {
+                self.pub_acks.insert(pid, (p.msg_id, topic_id));
+            }
+            (Ok(_), QoS::ExactlyOnce) => {
+                self.qos2_in.insert(p.msg_id);
+                core.send(&self.peer, mqttsn_codec::PubRec { msg_id: p.msg_id });
+            }
+            (Ok(_), _) => {}
+            (Err(e), QoS::AtLeastOnce | QoS::ExactlyOnce) => {
+                let rc = match e {
+                    PublishError::QueueFull | PublishError::NotConnected => {
+                        ReturnCode::RejectedCongestion
+                    }
+                    _ => ReturnCode::RejectedNotSupported,
+                };
+                core.send(&self.peer, puback(topic_id, p.msg_id, rc));
+            }
+            (Err(_), _) => {}
+        }
+    }
+
+    fn on_subscribe(&mut self, core: &mut Core, now: Instant, s: mqttsn_codec::Subscribe) {
+        if s.dup && self.subs.values().any(|v| v.0 == s.msg_id) {
+            return;
+        }
+        let (filter, topic_id) = match &s.topic {
+            Topic::Name(n) if has_wildcard(n) => (Some(n.clone()), 0),
+            Topic::Name(n) => {
+                let config = &core.config;
+                let reserved = |id| config.predefined.contains_key(&id);
+                let id = self.topics.register(n.clone(), config.max_topics, reserved);
+                (id.map(|_| n.clone()), id.unwrap_or(0))
+            }
+            Topic::Predefined(id) => (self.resolve(core, &s.topic), *id),
+            other => (self.resolve(core, other), 0),
+        };
+        let filter = filter.and_then(|f| Utf8String::from_bytes(f).ok());
+        let pid = filter.and_then(|f| {
+            let sub = mqtt_codec::Subscription::new(f, to_mqtt_qos(s.qos));
+            self.mqtt.as_mut()?.subscribe(now, vec![sub], None).ok()
+        });
+        match pid {
+            Some(pid) => {
+                self.subs.insert(pid, (s.msg_id, topic_id));
+            }
+            None => {
+                let rc = ReturnCode::RejectedInvalidTopicId;
+                let ack = suback(s.qos, topic_id, s.msg_id, rc);
+                core.send(&self.peer, ack);
+            }
+        }
+    }
+
+    fn on_unsubscribe(&mut self, core: &mut Core, now: Instant, u: mqttsn_codec::Unsubscribe) {
+        let filter = match &u.topic {
+            Topic::Name(n) => Some(n.clone()),
+            other => self.resolve(core, other),
+        };
+        let filter = filter.and_then(|f| Utf8String::from_bytes(f).ok());
+        let pid = filter.and_then(|f| self.mqtt.as_mut()?.unsubscribe(now, vec![f]).ok());
+        match pid {
+            Some(pid) => {
+                self.unsubs.insert(pid, u.msg_id);
+            }
+            None => core.send(&self.peer, mqttsn_codec::UnsubAck { msg_id: u.msg_id }),
+        }
+    }
+}
