@@ -242,3 +242,28 @@ fn a_will_reaches_mosquitto_when_the_client_goes_silent() {
     let got = retained(broker.addr(), &["will/#"], 1);
     assert_eq!(got, ["will/silent gone"]);
 }
+
+#[test]
+fn qos_minus_one_from_mqtt_sn_pub_reaches_mosquitto_without_connect() {
+    let Some(broker) = peers() else {
+        return;
+    };
+    let gw = Gateway::start(broker.addr());
+    let out = sn_pub(
+        &gw,
+        &[
+            "-i",
+            "sn-m1",
+            "-q",
+            "-1",
+            "-r",
+            "-T",
+            "5",
+            "-m",
+            "minus-one",
+        ],
+    );
+    assert!(out.status.success(), "mqtt_sn_pub -q -1: {out:?}");
+    let got = retained(broker.addr(), &["parking/#"], 1);
+    assert_eq!(got, ["parking/a/5 minus-one"]);
+}

@@ -11,6 +11,7 @@ use mqttsn_codec::{ConnAck, Disconnect, Frame, GwInfo, Message, PingReq, QoS, Re
 use crate::config::Config;
 use crate::core::Core;
 use crate::output::{ConnId, Event, Gone, Peer, Transmit};
+use crate::relay::Relay;
 use crate::session::{Phase, Session};
 
 /// A transparent MQTT-SN gateway: one MQTT connection per MQTT-SN client,
@@ -26,6 +27,7 @@ pub struct Gateway {
     core: Core,
     sessions: HashMap<Peer, Session>,
     conns: HashMap<ConnId, Peer>,
+    relay: Option<Relay>,
     next_advertise: Option<Instant>,
 }
 
@@ -38,6 +40,7 @@ impl Gateway {
             core: Core::new(config, seed),
             sessions: HashMap::new(),
             conns: HashMap::new(),
+            relay: None,
             next_advertise,
         }
     }
@@ -145,18 +148,49 @@ impl Gateway {
         self.reap(peer);
     }
 
-    /// QoS -1 (§6.8): accepted from a connected client as QoS 0; from
-    /// others dropped (not implemented yet in transparent mode).
+    /// QoS -1 (§6.8): from a connected client, as QoS 0 on its own
+    /// connection; from any other, on the gateway's relay connection, for
+    /// predefined topic ids and short topic names (others are dropped).
     fn on_minus_one(&mut self, now: Instant, peer: &Peer, mut p: mqttsn_codec::Publish) {
         if let Some(s) = self.sessions.get_mut(peer) {
             p.qos = QoS::AtMostOnce;
             s.on_message(&mut self.core, now, Message::Publish(p));
             self.reap(peer);
+            return;
         }
+        let Some(topic) = Relay::topic_name(&self.core, &p.topic) else {
+            return;
+        };
+        let msg = mqtt_codec::Publish::new(topic, p.data).with_retain(p.retain);
+        let relay = match &mut self.relay {
+            Some(r) if !r.closed => r,
+            _ => self.relay.insert(Relay::open(&mut self.core, now)),
+        };
+        relay.publish(&mut self.core, now, msg);
+    }
+
+    /// Feeds the relay connection, if `conn` is it; true when it was.
+    fn relay_input(&mut self, now: Instant, conn: ConnId, data: Option<&[u8]>) -> bool {
+        let Some(relay) = self.relay.as_mut().filter(|r| r.conn == conn) else {
+            return false;
+        };
+        match data {
+            Some(d) => relay.mqtt.handle_bytes(now, d),
+            None if relay.mqtt.is_connected() => relay.mqtt.connection_lost(now),
+            None => relay.mqtt.connect_failed(now),
+        }
+        relay.drain(&mut self.core, now);
+        if relay.closed || data.is_none() {
+            self.relay = None;
+        }
+        true
     }
 
     /// Bytes from the broker on `conn`.
     pub fn handle_broker_bytes(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
+        if self.relay_input(now, conn, Some(data)) {
+            return;
+        }
         let Some(peer) = self.conns.get(&conn).cloned() else {
             return;
         };
@@ -171,6 +205,9 @@ impl Gateway {
 
     /// The broker connection `conn` closed or could not be opened.
     pub fn handle_broker_closed(&mut self, now: Instant, conn: ConnId) {
+        if self.relay_input(now, conn, None) {
+            return;
+        }
         let Some(peer) = self.conns.get(&conn).cloned() else {
             return;
         };
@@ -201,6 +238,15 @@ impl Gateway {
                 };
                 self.core.send(&Peer::direct(adv.to), msg);
                 self.next_advertise = Some(now + adv.interval);
+            }
+        }
+        if let Some(r) = self.relay.as_mut() {
+            if r.mqtt.poll_timeout().is_some_and(|t| t <= now) {
+                r.mqtt.handle_timeout(now);
+                r.drain(&mut self.core, now);
+            }
+            if r.closed {
+                self.relay = None;
             }
         }
         let mut gone = Vec::new();
@@ -244,7 +290,8 @@ impl Gateway {
             let mqtt = s.mqtt.as_ref().and_then(mqtt_client::Client::poll_timeout);
             [mqtt, s.deadline].into_iter().flatten()
         });
-        sessions.chain(self.next_advertise).min()
+        let relay = self.relay.as_ref().and_then(|r| r.mqtt.poll_timeout());
+        sessions.chain(relay).chain(self.next_advertise).min()
     }
 
     /// Drops `peer`'s session if it closed.

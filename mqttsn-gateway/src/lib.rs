@@ -16,7 +16,9 @@
 //! client is lost. It handles CONNECT with and without will (WILLTOPICREQ,
 //! WILLTOPIC, WILLMSGREQ, WILLMSG), REGISTER/REGACK both ways with a topic
 //! table per client, predefined topic ids and short topic names, PUBLISH at
-//! QoS 0, 1 and 2 both ways, SUBSCRIBE/UNSUBSCRIBE (names with wildcards,
+//! QoS 0, 1 and 2 both ways, QoS -1 from clients that never connected
+//! (relayed at QoS 0 on one MQTT connection of the gateway's own),
+//! SUBSCRIBE/UNSUBSCRIBE (names with wildcards,
 //! short names, predefined ids), PINGREQ, DISCONNECT, keep-alive supervision,
 //! sleeping clients with a bounded buffer (§6.14), SEARCHGW/GWINFO, periodic
 //! ADVERTISE and the forwarder encapsulation (§5.5).
@@ -54,6 +56,7 @@ mod config;
 mod core;
 mod gateway;
 mod output;
+mod relay;
 mod session;
 mod topics;
 

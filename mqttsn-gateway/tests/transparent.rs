@@ -542,3 +542,37 @@ fn malformed_datagrams_and_strangers_never_create_state() {
     );
     assert_eq!(h.gw.client_count(), 1);
 }
+
+#[test]
+fn qos_minus_one_from_a_stranger_is_relayed_on_the_gateways_own_connection() {
+    let mut config = Config::default();
+    config.predefined.insert(5, "parking/a/5".into());
+    let mut h = Harness::new(config);
+    let out = h.sn(publish(QoS::MinusOne, Topic::Predefined(5), 0));
+    assert!(out.sn.is_empty(), "QoS -1 is never answered");
+    assert_eq!(out.opened.len(), 1);
+    assert!(matches!(&out.mqtt[..], [Packet::Connect(_)]));
+    // A second one waits for CONNACK too; an unknown predefined id is dropped.
+    assert!(h
+        .sn(publish(QoS::MinusOne, Topic::Short(*b"ab"), 0))
+        .mqtt
+        .is_empty());
+    assert!(h
+        .sn(publish(QoS::MinusOne, Topic::Predefined(6), 0))
+        .mqtt
+        .is_empty());
+    let out = h.broker(&[0x20, 2, 0, 0]);
+    let topics: Vec<&str> = out
+        .mqtt
+        .iter()
+        .map(|p| match p {
+            Packet::Publish(p) => p.topic.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(topics, ["parking/a/5", "ab"]);
+    assert_eq!(h.gw.client_count(), 0, "no session for QoS -1");
+    // Once connected, at once.
+    let out = h.sn(publish(QoS::MinusOne, Topic::Short(*b"cd"), 0));
+    assert!(matches!(&out.mqtt[..], [Packet::Publish(p)] if p.topic.as_str() == "cd"));
+}
