@@ -194,7 +194,7 @@ impl Gateway {
         let Some(peer) = self.conns.get(&conn).cloned() else {
             return;
         };
-        if let Some(s) = self.sessions.get_mut(&peer) {
+        if let Some(s) = self.sessions.get_mut(&peer).filter(|s| s.conn == conn) {
             if let Some(mqtt) = s.mqtt.as_mut() {
                 mqtt.handle_bytes(now, data);
             }
@@ -211,7 +211,7 @@ impl Gateway {
         let Some(peer) = self.conns.get(&conn).cloned() else {
             return;
         };
-        if let Some(s) = self.sessions.get_mut(&peer) {
+        if let Some(s) = self.sessions.get_mut(&peer).filter(|s| s.conn == conn) {
             if let Some(mqtt) = s.mqtt.as_mut() {
                 if mqtt.is_connected() {
                     mqtt.connection_lost(now);
@@ -294,8 +294,14 @@ impl Gateway {
         sessions.chain(relay).chain(self.next_advertise).min()
     }
 
-    /// Drops `peer`'s session if it closed.
+    /// Drops `peer`'s session if it closed; tracks its connection changes.
     fn reap(&mut self, peer: &Peer) {
+        if let Some(s) = self.sessions.get_mut(peer) {
+            for old in s.retired.drain(..) {
+                self.conns.remove(&old);
+            }
+            self.conns.entry(s.conn).or_insert_with(|| peer.clone());
+        }
         if self.sessions.get(peer).is_some_and(|s| s.closed) {
             if let Some(s) = self.sessions.remove(peer) {
                 self.conns.remove(&s.conn);

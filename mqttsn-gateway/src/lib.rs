@@ -20,11 +20,11 @@
 //! (relayed at QoS 0 on one MQTT connection of the gateway's own),
 //! SUBSCRIBE/UNSUBSCRIBE (names with wildcards,
 //! short names, predefined ids), PINGREQ, DISCONNECT, keep-alive supervision,
-//! sleeping clients with a bounded buffer (§6.14), SEARCHGW/GWINFO, periodic
-//! ADVERTISE and the forwarder encapsulation (§5.5).
+//! sleeping clients with a bounded buffer (§6.14), WILLTOPICUPD and
+//! WILLMSGUPD (the MQTT connection is renewed with the new will),
+//! SEARCHGW/GWINFO, periodic ADVERTISE and the forwarder encapsulation (§5.5).
 //!
-//! It is **not** (yet) an aggregating gateway, and does not update a will
-//! during a session (WILLTOPICUPD / WILLMSGUPD are answered "not supported").
+//! It is **not** (yet) an aggregating gateway.
 //!
 //! # Example: a client connects and publishes at QoS 0
 //! ```
@@ -59,6 +59,7 @@ mod output;
 mod relay;
 mod session;
 mod topics;
+mod will_update;
 
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]

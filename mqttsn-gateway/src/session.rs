@@ -2,7 +2,7 @@
 //! `mqtt_client::Client`), topic table, pending acknowledgements and sleep
 //! buffer.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -29,6 +29,8 @@ pub(crate) enum Phase {
     Connecting,
     /// Connected.
     Active,
+    /// Connected, reconnecting to the broker with an updated will.
+    Updating,
     /// Asleep for `sleep` seconds.
     Asleep,
 }
@@ -42,26 +44,36 @@ pub(crate) struct Session {
     pub(crate) conn: ConnId,
     pub(crate) mqtt: Option<Client>,
     pub(crate) closed: bool,
-    clean: bool,
+    pub(crate) clean: bool,
     duration: u16,
     sleep: u16,
     /// When the client counts as lost unless it speaks.
     pub(crate) deadline: Option<Instant>,
     will_topic: Option<WillTopic>,
+    /// The will the broker holds: topic and message.
+    pub(crate) will: Option<(WillTopic, Bytes)>,
+    /// Granted subscriptions, replayed after a will update reconnects.
+    pub(crate) filters: BTreeMap<Bytes, QoS>,
+    /// Packet ids of those replays (no SUBACK for them).
+    pub(crate) resubs: HashSet<u16>,
+    /// WILLTOPICRESP / WILLMSGRESP to send once the broker took the new will.
+    pub(crate) update: Option<Message>,
+    /// Broker connections replaced by a will update, for the gateway to forget.
+    pub(crate) retired: Vec<ConnId>,
     topics: TopicTable,
     next_msg_id: u16,
     /// MQTT packet id -> (MQTT-SN msg id, topic id) of a client QoS 1 publish.
-    pub_acks: HashMap<u16, (u16, u16)>,
+    pub(crate) pub_acks: HashMap<u16, (u16, u16)>,
     /// MQTT-SN msg ids of client QoS 2 publishes answered with PUBREC.
     qos2_in: HashSet<u16>,
     /// MQTT packet id -> (msg id, topic id) of a SUBSCRIBE.
-    subs: HashMap<u16, (u16, u16)>,
+    pub(crate) subs: HashMap<u16, (u16, u16, Bytes, QoS)>,
     /// MQTT packet id -> msg id of an UNSUBSCRIBE.
-    unsubs: HashMap<u16, u16>,
+    pub(crate) unsubs: HashMap<u16, u16>,
     buffered: VecDeque<MqttPublish>,
 }
 
-fn to_mqtt_qos(q: QoS) -> MqttQoS {
+pub(crate) fn to_mqtt_qos(q: QoS) -> MqttQoS {
     match q {
         QoS::AtLeastOnce => MqttQoS::AtLeastOnce,
         QoS::ExactlyOnce => MqttQoS::ExactlyOnce,
@@ -140,6 +152,11 @@ impl Session {
             sleep: 0,
             deadline: Some(now + HANDSHAKE_TIMEOUT),
             will_topic: None,
+            will: None,
+            filters: BTreeMap::new(),
+            resubs: HashSet::new(),
+            update: None,
+            retired: Vec::new(),
             topics: TopicTable::default(),
             next_msg_id: 0,
             pub_acks: HashMap::new(),
@@ -150,14 +167,14 @@ impl Session {
         }
     }
 
-    fn msg_id(&mut self) -> u16 {
+    pub(crate) fn msg_id(&mut self) -> u16 {
         self.next_msg_id = self.next_msg_id.wrapping_add(1).max(1);
         self.next_msg_id
     }
 
     /// The client spoke: push its keep-alive deadline.
     pub(crate) fn touch(&mut self, core: &Core, now: Instant) {
-        if self.phase == Phase::Active {
+        if matches!(self.phase, Phase::Active | Phase::Updating) {
             self.deadline = (self.duration > 0).then(|| now + core.config.stretched(self.duration));
         }
     }
@@ -191,32 +208,40 @@ impl Session {
             self.close(core, Gone::Broker);
             return;
         };
+        if let (Some(w), Some(msg)) = (self.will_topic.take(), will_msg) {
+            self.will = Some((w, msg));
+        }
+        if self.clean {
+            self.topics.clear();
+        }
+        self.open(core, now, id.to_owned(), self.clean);
+        self.phase = Phase::Connecting;
+        self.deadline = Some(now + HANDSHAKE_TIMEOUT);
+        self.drain(core, now);
+    }
+
+    /// A new MQTT client on `self.conn` carrying `self.will`.
+    pub(crate) fn open(&mut self, core: &mut Core, now: Instant, id: String, clean: bool) {
         let mut cfg = mqtt_client::Config::new(id);
         cfg.keep_alive = core.config.mqtt_keep_alive;
-        cfg.clean_start = self.clean;
+        cfg.clean_start = clean;
         cfg.reconnect = None;
         cfg.connect_timeout = HANDSHAKE_TIMEOUT;
-        if let (Some(w), Some(msg)) = (self.will_topic.take(), will_msg) {
-            if let Ok(topic) = Utf8String::from_bytes(w.topic) {
+        if let Some((w, msg)) = &self.will {
+            if let Ok(topic) = Utf8String::from_bytes(w.topic.clone()) {
                 cfg.will = Some(LastWill {
                     topic,
-                    payload: msg,
+                    payload: msg.clone(),
                     qos: to_mqtt_qos(w.qos),
                     retain: w.retain,
                     ..LastWill::default()
                 });
             }
         }
-        if self.clean {
-            self.topics.clear();
-        }
         let mut client = Client::new(cfg, core.seed ^ self.conn.0, now);
         client.connect(now);
         core.out.push_back(Transmit::Open(self.conn));
         self.mqtt = Some(client);
-        self.phase = Phase::Connecting;
-        self.deadline = Some(now + HANDSHAKE_TIMEOUT);
-        self.drain(core, now);
     }
 
     /// Moves what the MQTT client produced into the gateway's queues.
@@ -255,6 +280,9 @@ impl Session {
                     client_id: self.client_id.clone(),
                 });
             }
+            MqttEvent::Connected {
+                session_present, ..
+            } if self.phase == Phase::Updating => self.updated(core, now, session_present),
             MqttEvent::Message(p) => self.deliver(core, p),
             MqttEvent::Published { packet_id, .. } => {
                 if let Some((msg_id, topic_id)) = self.pub_acks.remove(&packet_id) {
@@ -271,10 +299,14 @@ impl Session {
                 packet_id,
                 reason_codes,
             } => {
-                if let Some((msg_id, topic_id)) = self.subs.remove(&packet_id) {
+                self.resubs.remove(&packet_id);
+                if let Some((msg_id, topic_id, filter, asked)) = self.subs.remove(&packet_id) {
                     let code = reason_codes.first().copied().unwrap_or(ReasonCode(0x80));
                     let (qos, rc) = match MqttQoS::from_u8(code.0) {
-                        Some(q) => (to_sn_qos(q), ReturnCode::Accepted),
+                        Some(q) => {
+                            self.filters.insert(filter, asked);
+                            (to_sn_qos(q), ReturnCode::Accepted)
+                        }
                         None => (QoS::AtMostOnce, ReturnCode::RejectedNotSupported),
                     };
                     core.send(&self.peer, suback(qos, topic_id, msg_id, rc));
@@ -376,7 +408,7 @@ impl Session {
                 self.start(core, now, Some(m.will_msg));
             }
             Message::Disconnect(d) => self.on_disconnect(core, now, d.duration),
-            _ if self.phase != Phase::Active => {}
+            _ if !matches!(self.phase, Phase::Active | Phase::Updating) => {}
             Message::Register(r) => self.on_register(core, &r),
             Message::Publish(p) => self.on_publish(core, now, p),
             Message::PubRel(r) => {
@@ -389,14 +421,8 @@ impl Session {
             Message::Subscribe(s) => self.on_subscribe(core, now, s),
             Message::Unsubscribe(u) => self.on_unsubscribe(core, now, u),
             Message::PingReq(_) => core.send(&self.peer, Message::PingResp),
-            Message::WillTopicUpd(_) => {
-                let rc = ReturnCode::RejectedNotSupported;
-                core.send(&self.peer, mqttsn_codec::WillTopicResp { return_code: rc });
-            }
-            Message::WillMsgUpd(_) => {
-                let rc = ReturnCode::RejectedNotSupported;
-                core.send(&self.peer, mqttsn_codec::WillMsgResp { return_code: rc });
-            }
+            Message::WillTopicUpd(w) => self.update_will_topic(core, now, w),
+            Message::WillMsgUpd(m) => self.update_will_msg(core, now, m.will_msg),
             _ => {}
         }
         self.drain(core, now);
@@ -552,6 +578,7 @@ impl Session {
             Topic::Predefined(id) => (self.resolve(core, &s.topic), *id),
             other => (self.resolve(core, other), 0),
         };
+        let raw = filter.clone().unwrap_or_default();
         let filter = filter.and_then(|f| Utf8String::from_bytes(f).ok());
         let pid = filter.and_then(|f| {
             let sub = mqtt_codec::Subscription::new(f, to_mqtt_qos(s.qos));
@@ -559,7 +586,7 @@ impl Session {
         });
         match pid {
             Some(pid) => {
-                self.subs.insert(pid, (s.msg_id, topic_id));
+                self.subs.insert(pid, (s.msg_id, topic_id, raw, s.qos));
             }
             None => {
                 let rc = ReturnCode::RejectedInvalidTopicId;
@@ -574,6 +601,9 @@ impl Session {
             Topic::Name(n) => Some(n.clone()),
             other => self.resolve(core, other),
         };
+        if let Some(f) = &filter {
+            self.filters.remove(f);
+        }
         let filter = filter.and_then(|f| Utf8String::from_bytes(f).ok());
         let pid = filter.and_then(|f| self.mqtt.as_mut()?.unsubscribe(now, vec![f]).ok());
         match pid {

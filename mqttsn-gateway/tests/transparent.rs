@@ -576,3 +576,53 @@ fn qos_minus_one_from_a_stranger_is_relayed_on_the_gateways_own_connection() {
     let out = h.sn(publish(QoS::MinusOne, Topic::Short(*b"cd"), 0));
     assert!(matches!(&out.mqtt[..], [Packet::Publish(p)] if p.topic.as_str() == "cd"));
 }
+
+#[test]
+fn will_updates_renew_the_mqtt_connection_with_the_new_will_and_keep_subscriptions() {
+    let mut h = Harness::new(Config::default());
+    h.connect(30);
+    let out = h.sn(Subscribe {
+        dup: false,
+        qos: QoS::AtLeastOnce,
+        msg_id: 1,
+        topic: Topic::Name(Bytes::from_static(b"cmd/#")),
+    });
+    let [Packet::Subscribe(s)] = &out.mqtt[..] else {
+        panic!("{out:?}")
+    };
+    let pid = s.packet_id.to_be_bytes();
+    h.broker(&[0x90, 3, pid[0], pid[1], 1]);
+    let old = h.conn.unwrap();
+    let w = WillTopic {
+        qos: QoS::AtMostOnce,
+        retain: false,
+        topic: Bytes::from_static(b"will/new"),
+    };
+    let out = h.sn(Message::WillTopicUpd(Some(w)));
+    assert!(out.sn.is_empty(), "the response waits for the broker");
+    assert_eq!(out.closed, [old]);
+    assert!(
+        matches!(&out.mqtt[..], [Packet::Disconnect(_), Packet::Connect(c)] if c.will.as_ref().is_some_and(|w| w.topic.as_str() == "will/new"))
+    );
+    let out = h.broker(&[0x20, 2, 0, 0]);
+    assert!(
+        matches!(&out.msgs()[..], [Message::WillTopicResp(r)] if r.return_code == ReturnCode::Accepted)
+    );
+    assert!(
+        matches!(&out.mqtt[..], [Packet::Subscribe(s)] if s.filters[0].filter.as_str() == "cmd/#"),
+        "{out:?}"
+    );
+    // Bytes on the old connection are ignored.
+    h.gw.handle_broker_bytes(h.now, old, &[0x20, 2, 0, 0]);
+    assert!(h.take().sn.is_empty());
+    let out = h.sn(mqttsn_codec::WillMsgUpd {
+        will_msg: Bytes::from_static(b"bye"),
+    });
+    assert!(
+        matches!(&out.mqtt[..], [Packet::Disconnect(_), Packet::Connect(c)] if c.will.as_ref().is_some_and(|w| &w.payload[..] == b"bye" && w.topic.as_str() == "will/new"))
+    );
+    let out = h.broker(&[0x20, 2, 0, 0]);
+    assert!(
+        matches!(&out.msgs()[..], [Message::WillMsgResp(r)] if r.return_code == ReturnCode::Accepted)
+    );
+}
