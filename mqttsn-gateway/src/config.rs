@@ -37,6 +37,13 @@ pub struct Config {
     /// asleep for its sleep duration times this factor, is lost and its will
     /// is published. Default 1.5.
     pub grace: f32,
+    /// Tretry (§6.13): how long the gateway waits for a client to
+    /// acknowledge its REGISTER, PUBLISH (QoS 1, 2) or PUBREL before sending
+    /// it again. Default 10 s.
+    pub retry_interval: Duration,
+    /// Nretry (§6.13): retransmissions before the client counts as lost.
+    /// Default 3.
+    pub max_retries: u8,
     /// Keep-alive of the gateway's MQTT connections (seconds) when a client
     /// announces 0. Default 60.
     pub mqtt_keep_alive: u16,
@@ -54,6 +61,8 @@ impl Default for Config {
             max_buffered: 100,
             max_inflight: 32,
             grace: 1.5,
+            retry_interval: Duration::from_secs(10),
+            max_retries: 3,
             mqtt_keep_alive: 60,
             advertise: None,
         }

@@ -261,6 +261,9 @@ impl Gateway {
                 }
                 s.drain(&mut self.core, now);
             }
+            if !s.closed && s.outbox.next_timeout().is_some_and(|t| t <= now) {
+                s.retry(&mut self.core, now);
+            }
             if !s.closed && s.deadline.is_some_and(|t| t <= now) {
                 s.close(&mut self.core, Gone::Lost);
             }
@@ -288,7 +291,10 @@ impl Gateway {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let sessions = self.sessions.values().flat_map(|s| {
             let mqtt = s.mqtt.as_ref().and_then(mqtt_client::Client::poll_timeout);
-            [mqtt, s.deadline].into_iter().flatten()
+            let retry = (s.phase == Phase::Active)
+                .then(|| s.outbox.next_timeout())
+                .flatten();
+            [mqtt, s.deadline, retry].into_iter().flatten()
         });
         let relay = self.relay.as_ref().and_then(|r| r.mqtt.poll_timeout());
         sessions.chain(relay).chain(self.next_advertise).min()

@@ -57,6 +57,7 @@ mod core;
 mod gateway;
 mod output;
 mod relay;
+mod retry;
 mod session;
 mod topics;
 mod will_update;

@@ -12,6 +12,7 @@ use mqttsn_codec::{ConnAck, Disconnect, Message, PubAck, QoS, ReturnCode, Topic,
 
 use crate::core::Core;
 use crate::output::{ConnId, Event, Gone, Peer, Transmit};
+use crate::retry::Outbox;
 use crate::topics::TopicTable;
 
 /// How long the split CONNECT (will topic and message) and the broker's
@@ -71,6 +72,8 @@ pub(crate) struct Session {
     /// MQTT packet id -> msg id of an UNSUBSCRIBE.
     pub(crate) unsubs: HashMap<u16, u16>,
     buffered: VecDeque<MqttPublish>,
+    /// The gateway's messages waiting for the client's acknowledgement.
+    pub(crate) outbox: Outbox,
 }
 
 pub(crate) fn to_mqtt_qos(q: QoS) -> MqttQoS {
@@ -164,12 +167,29 @@ impl Session {
             subs: HashMap::new(),
             unsubs: HashMap::new(),
             buffered: VecDeque::new(),
+            outbox: Outbox::default(),
         }
     }
 
     pub(crate) fn msg_id(&mut self) -> u16 {
         self.next_msg_id = self.next_msg_id.wrapping_add(1).max(1);
         self.next_msg_id
+    }
+
+    /// Retransmits what is due (§6.13); a client that never answers is lost.
+    pub(crate) fn retry(&mut self, core: &mut Core, now: Instant) {
+        if self.phase != Phase::Active {
+            return;
+        }
+        let (every, max) = (core.config.retry_interval, core.config.max_retries);
+        match self.outbox.due(now, every, max) {
+            Ok(again) => {
+                for msg in again {
+                    core.send(&self.peer, msg);
+                }
+            }
+            Err(_) => self.close(core, Gone::Lost),
+        }
     }
 
     /// The client spoke: push its keep-alive deadline.
@@ -283,7 +303,7 @@ impl Session {
             MqttEvent::Connected {
                 session_present, ..
             } if self.phase == Phase::Updating => self.updated(core, now, session_present),
-            MqttEvent::Message(p) => self.deliver(core, p),
+            MqttEvent::Message(p) => self.deliver(core, now, p),
             MqttEvent::Published { packet_id, .. } => {
                 if let Some((msg_id, topic_id)) = self.pub_acks.remove(&packet_id) {
                     core.send(&self.peer, puback(topic_id, msg_id, ReturnCode::Accepted));
@@ -335,7 +355,7 @@ impl Session {
     }
 
     /// A message from the broker for this client (§6.9, §6.10).
-    fn deliver(&mut self, core: &mut Core, p: MqttPublish) {
+    fn deliver(&mut self, core: &mut Core, now: Instant, p: MqttPublish) {
         if self.phase == Phase::Asleep {
             if self.buffered.len() < core.config.max_buffered {
                 self.buffered.push_back(p);
@@ -344,6 +364,13 @@ impl Session {
                     peer: self.peer.clone(),
                 });
             }
+            return;
+        }
+        if p.qos != MqttQoS::AtMostOnce && self.outbox.len() >= core.config.max_inflight {
+            // The client acknowledges slower than the broker sends.
+            core.events.push_back(Event::Dropped {
+                peer: self.peer.clone(),
+            });
             return;
         }
         let name = p.topic.as_bytes();
@@ -371,6 +398,9 @@ impl Session {
                 msg_id,
                 topic_name: name.clone(),
             };
+            let every = core.config.retry_interval;
+            self.outbox
+                .track(now, every, msg_id, register.clone().into());
             core.send(&self.peer, register);
             Topic::Id(id)
         };
@@ -388,6 +418,11 @@ impl Session {
             msg_id,
             data: p.payload,
         };
+        if qos != QoS::AtMostOnce {
+            let every = core.config.retry_interval;
+            self.outbox
+                .track(now, every, msg_id, publish.clone().into());
+        }
         core.send(&self.peer, publish);
     }
 
@@ -416,8 +451,14 @@ impl Session {
                 core.send(&self.peer, mqttsn_codec::PubComp { msg_id: r.msg_id });
             }
             Message::PubRec(r) => {
-                core.send(&self.peer, mqttsn_codec::PubRel { msg_id: r.msg_id });
+                let rel = mqttsn_codec::PubRel { msg_id: r.msg_id };
+                let every = core.config.retry_interval;
+                self.outbox.track(now, every, r.msg_id, rel.into());
+                core.send(&self.peer, rel);
             }
+            Message::PubAck(mqttsn_codec::PubAck { msg_id, .. })
+            | Message::PubComp(mqttsn_codec::PubComp { msg_id })
+            | Message::RegAck(mqttsn_codec::RegAck { msg_id, .. }) => self.outbox.ack(msg_id),
             Message::Subscribe(s) => self.on_subscribe(core, now, s),
             Message::Unsubscribe(u) => self.on_unsubscribe(core, now, u),
             Message::PingReq(_) => core.send(&self.peer, Message::PingResp),
@@ -454,7 +495,7 @@ impl Session {
     pub(crate) fn wake(&mut self, core: &mut Core, now: Instant) {
         self.phase = Phase::Active;
         while let Some(p) = self.buffered.pop_front() {
-            self.deliver(core, p);
+            self.deliver(core, now, p);
         }
         core.send(&self.peer, Message::PingResp);
         self.phase = Phase::Asleep;
@@ -473,7 +514,7 @@ impl Session {
             },
         );
         while let Some(p) = self.buffered.pop_front() {
-            self.deliver(core, p);
+            self.deliver(core, now, p);
         }
     }
 

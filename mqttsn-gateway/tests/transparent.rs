@@ -626,3 +626,51 @@ fn will_updates_renew_the_mqtt_connection_with_the_new_will_and_keep_subscriptio
         matches!(&out.msgs()[..], [Message::WillMsgResp(r)] if r.return_code == ReturnCode::Accepted)
     );
 }
+
+#[test]
+fn unacknowledged_qos1_deliveries_are_resent_with_dup_then_the_client_is_lost() {
+    let mut config = Config::default();
+    config.retry_interval = Duration::from_secs(10);
+    config.max_retries = 2;
+    let mut h = Harness::new(config);
+    h.connect(0);
+    let id = register(&mut h, "cmd/a");
+    let out = h.broker_publish("cmd/a", mqtt_codec::QoS::AtLeastOnce, 3);
+    let [Message::Publish(p)] = &out.msgs()[..] else {
+        panic!("{out:?}")
+    };
+    assert_eq!((p.topic.clone(), p.dup), (Topic::Id(id), false));
+    for _ in 0..2 {
+        let out = h.advance(Duration::from_secs(10));
+        assert!(matches!(&out.msgs()[..], [Message::Publish(q)] if q.dup && q.msg_id == p.msg_id));
+    }
+    let out = h.advance(Duration::from_secs(10));
+    assert_eq!(out.closed.len(), 1, "lost after Nretry");
+}
+
+#[test]
+fn acknowledged_deliveries_are_not_resent_and_qos2_pubrel_is_retried() {
+    let mut h = Harness::new(Config::default());
+    h.connect(0);
+    let out = h.broker_publish("ab", mqtt_codec::QoS::AtLeastOnce, 3);
+    let [Message::Publish(p)] = &out.msgs()[..] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(p.topic, Topic::Short(*b"ab"));
+    h.sn(mqttsn_codec::PubAck {
+        topic_id: u16::from_be_bytes(*b"ab"),
+        msg_id: p.msg_id,
+        return_code: ReturnCode::Accepted,
+    });
+    assert!(h.advance(Duration::from_secs(11)).sn.is_empty());
+    let out = h.broker_publish("ab", mqtt_codec::QoS::ExactlyOnce, 4);
+    let [Message::Publish(p)] = &out.msgs()[..] else {
+        panic!("{out:?}")
+    };
+    let out = h.sn(mqttsn_codec::PubRec { msg_id: p.msg_id });
+    assert_eq!(out.msgs(), [Message::from(PubRel { msg_id: p.msg_id })]);
+    let out = h.advance(Duration::from_secs(10));
+    assert_eq!(out.msgs(), [Message::from(PubRel { msg_id: p.msg_id })]);
+    h.sn(mqttsn_codec::PubComp { msg_id: p.msg_id });
+    assert!(h.advance(Duration::from_secs(10)).sn.is_empty());
+}
