@@ -174,10 +174,11 @@ impl Gateway {
         let Some(relay) = self.relay.as_mut().filter(|r| r.conn == conn) else {
             return false;
         };
-        match data {
-            Some(d) => relay.mqtt.handle_bytes(now, d),
-            None if relay.mqtt.is_connected() => relay.mqtt.connection_lost(now),
-            None => relay.mqtt.connect_failed(now),
+        if let Some(d) = data {
+            relay.mqtt.handle_bytes(now, d);
+        } else {
+            relay.mqtt.connection_lost(now);
+            relay.mqtt.connect_failed(now);
         }
         relay.drain(&mut self.core, now);
         if relay.closed || data.is_none() {
@@ -213,11 +214,10 @@ impl Gateway {
         };
         if let Some(s) = self.sessions.get_mut(&peer).filter(|s| s.conn == conn) {
             if let Some(mqtt) = s.mqtt.as_mut() {
-                if mqtt.is_connected() {
-                    mqtt.connection_lost(now);
-                } else {
-                    mqtt.connect_failed(now);
-                }
+                // While CONNECT waits for CONNACK or once up: lost; before
+                // that: the transport never opened.
+                mqtt.connection_lost(now);
+                mqtt.connect_failed(now);
             }
             s.drain(&mut self.core, now);
             if !s.closed {

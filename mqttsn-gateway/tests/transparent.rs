@@ -674,3 +674,13 @@ fn acknowledged_deliveries_are_not_resent_and_qos2_pubrel_is_retried() {
     h.sn(mqttsn_codec::PubComp { msg_id: p.msg_id });
     assert!(h.advance(Duration::from_secs(10)).sn.is_empty());
 }
+
+#[test]
+fn an_unreachable_broker_gives_connack_congestion() {
+    let mut h = Harness::new(Config::default());
+    h.sn(connect(false, 30));
+    let conn = h.conn.unwrap();
+    h.gw.handle_broker_closed(h.now, conn);
+    assert_eq!(h.take().msgs(), [connack(ReturnCode::RejectedCongestion)]);
+    assert_eq!(h.gw.client_count(), 0);
+}
