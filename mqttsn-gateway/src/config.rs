@@ -13,11 +13,29 @@ pub struct Advertise {
     pub interval: Duration,
 }
 
+/// The gateway architecture (§3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Mode {
+    /// One MQTT connection per MQTT-SN client, carrying its client id, will
+    /// and session (the broker publishes the will).
+    #[default]
+    Transparent,
+    /// One MQTT connection for all clients: subscriptions multiplexed, wills
+    /// published by the gateway.
+    Aggregating,
+}
+
 /// What the gateway needs to know; every field has a documented default
 /// ([`Config::default`]).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
+    /// Transparent (default) or aggregating.
+    pub mode: Mode,
+    /// MQTT client id of the gateway's shared connection in aggregating
+    /// mode. Default `"m2m-mqttsn-gateway"`.
+    pub client_id: String,
     /// GwId announced in ADVERTISE and GWINFO. Default 1.
     pub gateway_id: u8,
     /// Predefined topic ids (§2.5.3), the same for every client. Default empty.
@@ -54,6 +72,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            mode: Mode::Transparent,
+            client_id: "m2m-mqttsn-gateway".into(),
             gateway_id: 1,
             predefined: BTreeMap::new(),
             max_clients: 10_000,

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use mqttsn_codec::{Encapsulation, Frame, Message};
 
+use crate::aggregate::Shared;
 use crate::config::Config;
 use crate::output::{ConnId, Event, Peer, Transmit};
 
@@ -15,6 +16,8 @@ pub(crate) struct Core {
     pub(crate) out: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) seed: u64,
+    /// The shared MQTT connection (aggregating mode).
+    pub(crate) shared: Option<Shared>,
     next_conn: u64,
 }
 
@@ -25,6 +28,7 @@ impl Core {
             out: VecDeque::new(),
             events: VecDeque::new(),
             seed,
+            shared: None,
             next_conn: 0,
         }
     }

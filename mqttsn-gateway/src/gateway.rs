@@ -8,7 +8,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use mqttsn_codec::{ConnAck, Disconnect, Frame, GwInfo, Message, PingReq, QoS, ReturnCode};
 
-use crate::config::Config;
+use crate::aggregate::{self, Shared};
+use crate::config::{Config, Mode};
 use crate::core::Core;
 use crate::output::{ConnId, Event, Gone, Peer, Transmit};
 use crate::relay::Relay;
@@ -36,8 +37,13 @@ impl Gateway {
     #[must_use]
     pub fn new(config: Config, seed: u64, now: Instant) -> Self {
         let next_advertise = config.advertise.map(|_| now);
+        let aggregating = config.mode == Mode::Aggregating;
+        let mut core = Core::new(config, seed);
+        if aggregating {
+            core.shared = Some(Shared::open(&mut core, now));
+        }
         Self {
-            core: Core::new(config, seed),
+            core,
             sessions: HashMap::new(),
             conns: HashMap::new(),
             relay: None,
@@ -60,6 +66,11 @@ impl Gateway {
     /// One datagram from `from`. Malformed ones are dropped with
     /// [`Event::Malformed`].
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: Bytes) {
+        self.datagram(now, from, data);
+        self.drain_shared(now);
+    }
+
+    fn datagram(&mut self, now: Instant, from: SocketAddr, data: Bytes) {
         let (peer, msg) = match Frame::decode(data) {
             Ok(Frame::Message(m)) => (Peer::direct(from), m),
             Ok(Frame::Encapsulated(e)) => (
@@ -162,6 +173,10 @@ impl Gateway {
             return;
         };
         let msg = mqtt_codec::Publish::new(topic, p.data).with_retain(p.retain);
+        if let Some(shared) = self.core.shared.as_mut() {
+            let _ = shared.mqtt.publish(now, msg);
+            return;
+        }
         let relay = match &mut self.relay {
             Some(r) if !r.closed => r,
             _ => self.relay.insert(Relay::open(&mut self.core, now)),
@@ -189,6 +204,11 @@ impl Gateway {
 
     /// Bytes from the broker on `conn`.
     pub fn handle_broker_bytes(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
+        if let Some(shared) = self.core.shared.as_mut().filter(|s| s.conn == conn) {
+            shared.mqtt.handle_bytes(now, data);
+            self.drain_shared(now);
+            return;
+        }
         if self.relay_input(now, conn, Some(data)) {
             return;
         }
@@ -206,6 +226,15 @@ impl Gateway {
 
     /// The broker connection `conn` closed or could not be opened.
     pub fn handle_broker_closed(&mut self, now: Instant, conn: ConnId) {
+        if let Some(shared) = self.core.shared.as_mut().filter(|s| s.conn == conn) {
+            if shared.mqtt.reconnect_at().is_some() {
+                shared.mqtt.connect_failed(now); // the reconnect attempt failed
+            } else {
+                shared.mqtt.connection_lost(now);
+            }
+            self.drain_shared(now);
+            return;
+        }
         if self.relay_input(now, conn, None) {
             return;
         }
@@ -229,6 +258,15 @@ impl Gateway {
 
     /// Call when [`Gateway::poll_timeout`] has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(mut shared) = self.core.shared.take() {
+            shared.handle_timeout(&mut self.core, now);
+            self.core.shared = Some(shared);
+        }
+        self.timers(now);
+        self.drain_shared(now);
+    }
+
+    fn timers(&mut self, now: Instant) {
         if let (Some(at), Some(adv)) = (self.next_advertise, self.core.config.advertise) {
             if at <= now {
                 let duration = u16::try_from(adv.interval.as_secs()).unwrap_or(u16::MAX);
@@ -265,7 +303,7 @@ impl Gateway {
                 s.retry(&mut self.core, now);
             }
             if !s.closed && s.deadline.is_some_and(|t| t <= now) {
-                s.close(&mut self.core, Gone::Lost);
+                s.lose(&mut self.core, now);
             }
             if s.closed {
                 gone.push(peer.clone());
@@ -297,7 +335,35 @@ impl Gateway {
             [mqtt, s.deadline, retry].into_iter().flatten()
         });
         let relay = self.relay.as_ref().and_then(|r| r.mqtt.poll_timeout());
-        sessions.chain(relay).chain(self.next_advertise).min()
+        let shared = self
+            .core
+            .shared
+            .as_ref()
+            .and_then(|s| s.mqtt.poll_timeout());
+        sessions
+            .chain(relay)
+            .chain(shared)
+            .chain(self.next_advertise)
+            .min()
+    }
+
+    /// Dispatches what the shared connection (aggregating mode) produced.
+    fn drain_shared(&mut self, now: Instant) {
+        if self.core.shared.is_none() {
+            return;
+        }
+        for peer in aggregate::drain(&mut self.core, &mut self.sessions, now) {
+            self.reap(&peer);
+        }
+        let closed: Vec<Peer> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.closed)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for peer in closed {
+            self.reap(&peer);
+        }
     }
 
     /// Drops `peer`'s session if it closed; tracks its connection changes.

@@ -10,10 +10,13 @@
 //! touches a socket, so keep-alive, sleep and will handling are testable in
 //! virtual time.
 //!
-//! It runs in the *transparent* architecture of the specification (§3): one
-//! MQTT connection per MQTT-SN client, carrying its client id, clean
-//! session flag and will, so the broker itself publishes the will when a
-//! client is lost. It handles CONNECT with and without will (WILLTOPICREQ,
+//! It runs in both architectures of the specification (§3), chosen by
+//! [`Config::mode`]: *transparent* (the default), one MQTT connection per
+//! MQTT-SN client, carrying its client id, clean session flag and will, so
+//! the broker itself publishes the will when a client is lost; and
+//! *aggregating*, one MQTT connection of the gateway for every client, with
+//! subscriptions multiplexed, wills published by the gateway and a
+//! reconnect with back-off. It handles CONNECT with and without will (WILLTOPICREQ,
 //! WILLTOPIC, WILLMSGREQ, WILLMSG), REGISTER/REGACK both ways with a topic
 //! table per client, predefined topic ids and short topic names, PUBLISH at
 //! QoS 0, 1 and 2 both ways, QoS -1 from clients that never connected
@@ -24,7 +27,9 @@
 //! WILLMSGUPD (the MQTT connection is renewed with the new will),
 //! SEARCHGW/GWINFO, periodic ADVERTISE and the forwarder encapsulation (§5.5).
 //!
-//! It is **not** (yet) an aggregating gateway.
+//! Not yet: back-pressure from a slow broker beyond the per-client inflight
+//! limit; in aggregating mode, UNSUBSCRIBE leaves the broker subscription
+//! in place (delivery to the client stops).
 //!
 //! # Example: a client connects and publishes at QoS 0
 //! ```
@@ -52,6 +57,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod aggregate;
 mod config;
 mod core;
 mod gateway;
@@ -66,6 +72,6 @@ mod will_update;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 
-pub use config::{Advertise, Config};
+pub use config::{Advertise, Config, Mode};
 pub use gateway::Gateway;
 pub use output::{ConnId, Event, Gone, Peer, Transmit};

@@ -10,6 +10,7 @@ use mqtt_client::{Client, Event as MqttEvent, PublishError};
 use mqtt_codec::{LastWill, Publish as MqttPublish, QoS as MqttQoS, ReasonCode, Utf8String};
 use mqttsn_codec::{ConnAck, Disconnect, Message, PubAck, QoS, ReturnCode, Topic, WillTopic};
 
+use crate::aggregate::{is_shared_up, upstream};
 use crate::core::Core;
 use crate::output::{ConnId, Event, Gone, Peer, Transmit};
 use crate::retry::Outbox;
@@ -188,7 +189,7 @@ impl Session {
                     core.send(&self.peer, msg);
                 }
             }
-            Err(_) => self.close(core, Gone::Lost),
+            Err(_) => self.lose(core, now),
         }
     }
 
@@ -196,6 +197,15 @@ impl Session {
     pub(crate) fn touch(&mut self, core: &Core, now: Instant) {
         if matches!(self.phase, Phase::Active | Phase::Updating) {
             self.deadline = (self.duration > 0).then(|| now + core.config.stretched(self.duration));
+        }
+    }
+
+    /// The client is lost: its will goes out (published by the broker in
+    /// transparent mode, by the gateway in aggregating mode).
+    pub(crate) fn lose(&mut self, core: &mut Core, now: Instant) {
+        if !self.closed {
+            self.publish_will(core, now);
+            self.close(core, Gone::Lost);
         }
     }
 
@@ -233,6 +243,22 @@ impl Session {
         }
         if self.clean {
             self.topics.clear();
+        }
+        if core.shared.is_some() {
+            self.phase = Phase::Connecting;
+            let ev = if is_shared_up(core) {
+                MqttEvent::Connected {
+                    session_present: false,
+                    connack: mqtt_codec::ConnAck::default(),
+                }
+            } else {
+                MqttEvent::Disconnected {
+                    reason: mqtt_client::DisconnectReason::ConnectionLost,
+                    reconnect_at: None,
+                }
+            };
+            self.on_mqtt_event(core, now, ev);
+            return;
         }
         self.open(core, now, id.to_owned(), self.clean);
         self.phase = Phase::Connecting;
@@ -283,7 +309,7 @@ impl Session {
         }
     }
 
-    fn on_mqtt_event(&mut self, core: &mut Core, now: Instant, ev: MqttEvent) {
+    pub(crate) fn on_mqtt_event(&mut self, core: &mut Core, now: Instant, ev: MqttEvent) {
         match ev {
             MqttEvent::Connected { .. } if self.phase == Phase::Connecting => {
                 self.phase = Phase::Active;
@@ -575,14 +601,18 @@ impl Session {
             }
             _ => {}
         }
-        let Some(mqtt) = self.mqtt.as_mut() else {
+        let Some((mqtt, owners)) = upstream(&mut self.mqtt, &mut core.shared) else {
             return;
         };
         let qos = to_mqtt_qos(p.qos);
         let msg = MqttPublish::new(name, p.data)
             .with_qos(qos, 0)
             .with_retain(p.retain);
-        match (mqtt.publish(now, msg), p.qos) {
+        let result = mqtt.publish(now, msg);
+        if let (Ok(Some(pid)), Some(owners)) = (&result, owners) {
+            owners.insert(*pid, self.peer.clone());
+        }
+        match (result, p.qos) {
             (Ok(Some(pid)), QoS::AtLeastOnce) => {
                 self.pub_acks.insert(pid, (p.msg_id, topic_id));
             }
@@ -623,7 +653,12 @@ impl Session {
         let filter = filter.and_then(|f| Utf8String::from_bytes(f).ok());
         let pid = filter.and_then(|f| {
             let sub = mqtt_codec::Subscription::new(f, to_mqtt_qos(s.qos));
-            self.mqtt.as_mut()?.subscribe(now, vec![sub], None).ok()
+            let (mqtt, owners) = upstream(&mut self.mqtt, &mut core.shared)?;
+            let pid = mqtt.subscribe(now, vec![sub], None).ok()?;
+            if let Some(owners) = owners {
+                owners.insert(pid, self.peer.clone());
+            }
+            Some(pid)
         });
         match pid {
             Some(pid) => {
@@ -647,6 +682,8 @@ impl Session {
         }
         let filter = filter.and_then(|f| Utf8String::from_bytes(f).ok());
         let pid = filter.and_then(|f| self.mqtt.as_mut()?.unsubscribe(now, vec![f]).ok());
+        // Aggregating mode: the broker subscription stays (other clients may
+        // share it); dropping the filter above stops delivery to this client.
         match pid {
             Some(pid) => {
                 self.unsubs.insert(pid, u.msg_id);

@@ -53,6 +53,8 @@ impl Session {
 
     fn reconnect(&mut self, core: &mut Core, now: Instant, resp: Message) {
         let Some(old) = self.mqtt.as_mut() else {
+            // Aggregating mode: the gateway holds the will and publishes it.
+            core.send(&self.peer, resp);
             return;
         };
         let id = old.client_id().to_owned();

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use mqttsn_gateway::{Config, ConnId, Gateway, Transmit};
+use mqttsn_gateway::{Config, ConnId, Gateway, Mode, Transmit};
 use proptest::prelude::*;
 
 /// Well-formed datagrams the random ones are mixed with, so the sequences
@@ -67,12 +67,18 @@ fn drain(gw: &mut Gateway, conns: &mut Vec<ConnId>) {
 
 proptest! {
     #[test]
-    fn arbitrary_input_never_panics_and_stays_bounded(ops in proptest::collection::vec(op(), 1..80)) {
+    fn arbitrary_input_never_panics_and_stays_bounded(
+        aggregating in any::<bool>(),
+        ops in proptest::collection::vec(op(), 1..80),
+    ) {
         #[allow(clippy::disallowed_methods)] // virtual time starts anywhere
         let mut now = Instant::now();
         let mut config = Config::default();
         config.max_clients = 2;
         config.max_buffered = 3;
+        if aggregating {
+            config.mode = Mode::Aggregating;
+        }
         let mut gw = Gateway::new(config, 3, now);
         let mut conns = Vec::new();
         let addr = |a: u8| SocketAddr::from(([127, 0, 0, 1], 40_000 + u16::from(a)));
