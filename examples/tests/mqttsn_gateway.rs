@@ -28,9 +28,13 @@ impl Drop for Gateway {
 impl Gateway {
     /// Starts the binary and waits until it answers SEARCHGW with GWINFO.
     fn start(broker: SocketAddr) -> Self {
+        Self::start_in(broker, "transparent")
+    }
+
+    fn start_in(broker: SocketAddr, mode: &str) -> Self {
         let port = free_udp_port();
         let child = Command::new(env!("CARGO_BIN_EXE_mqttsn-gateway"))
-            .args(["-b", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-b", "127.0.0.1", "-p", &port.to_string(), "--mode", mode])
             .args(["--broker", &format!("mqtt://{broker}")])
             .args(["--predefined", "5=parking/a/5", "--gateway-id", "9"])
             .stdin(Stdio::null())
@@ -120,7 +124,20 @@ fn mqtt_sn_pub_reaches_mosquitto_at_every_qos_and_topic_kind() {
     let Some(broker) = peers() else {
         return;
     };
-    let gw = Gateway::start(broker.addr());
+    publish_every_kind(&broker, &Gateway::start(broker.addr()));
+}
+
+#[test]
+fn aggregating_mode_carries_publishes_and_subscriptions_on_one_connection() {
+    let Some(broker) = peers() else {
+        return;
+    };
+    let gw = Gateway::start_in(broker.addr(), "aggregating");
+    publish_every_kind(&broker, &gw);
+    subscribe_wildcard(&broker, &gw);
+}
+
+fn publish_every_kind(broker: &Mosquitto, gw: &Gateway) {
     let cases: [&[&str]; 5] = [
         &[
             "-i",
@@ -169,7 +186,7 @@ fn mqtt_sn_pub_reaches_mosquitto_at_every_qos_and_topic_kind() {
         ],
     ];
     for args in cases {
-        let out = sn_pub(&gw, args);
+        let out = sn_pub(gw, args);
         assert!(out.status.success(), "mqtt_sn_pub {args:?}: {out:?}");
     }
     let got = retained(broker.addr(), &["sensors/#", "ab", "parking/#"], 5);
@@ -190,23 +207,18 @@ fn mqtt_sn_sub_with_a_wildcard_gets_a_registered_topic_from_mosquitto() {
     let Some(broker) = peers() else {
         return;
     };
-    let gw = Gateway::start(broker.addr());
+    subscribe_wildcard(&broker, &Gateway::start(broker.addr()));
+}
+
+fn subscribe_wildcard(broker: &Mosquitto, gw: &Gateway) {
     let mut publish = Command::new(find_binary(&["mosquitto_pub"]).expect("checked"));
     publish
         .args(["-h", "127.0.0.1", "-p", &broker.addr().port().to_string()])
-        .args([
-            "-r",
-            "-q",
-            "1",
-            "-t",
-            "sensors/temp",
-            "-m",
-            "from-mosquitto",
-        ]);
+        .args(["-r", "-q", "1", "-t", "alerts/temp", "-m", "from-mosquitto"]);
     assert!(run(publish, Duration::from_secs(10)).status.success());
     let mut sub = Command::new(find_binary(&["mqtt_sn_sub"]).expect("checked"));
     sub.args(["-h", "127.0.0.1", "-p", &gw.port.to_string()])
-        .args(["-i", "sn-sub", "-q", "1", "-1", "-t", "sensors/+"]);
+        .args(["-i", "sn-sub", "-q", "1", "-1", "-t", "alerts/+"]);
     let out = run(sub, Duration::from_secs(15));
     assert!(out.status.success(), "mqtt_sn_sub: {out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);

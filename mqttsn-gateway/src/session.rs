@@ -68,6 +68,13 @@ pub(crate) struct Session {
     pub(crate) pub_acks: HashMap<u16, (u16, u16)>,
     /// MQTT-SN msg ids of client QoS 2 publishes answered with PUBREC.
     qos2_in: HashSet<u16>,
+    /// MQTT packet id -> MQTT-SN msg id of a client QoS 2 publish the
+    /// broker has not completed yet.
+    pub(crate) q2_pending: HashMap<u16, u16>,
+    /// MQTT-SN msg ids whose PUBREL came before the broker's PUBCOMP: their
+    /// PUBCOMP waits for it, so a client that disconnects after PUBCOMP
+    /// never loses the message.
+    q2_released: HashSet<u16>,
     /// MQTT packet id -> (msg id, topic id) of a SUBSCRIBE.
     pub(crate) subs: HashMap<u16, (u16, u16, Bytes, QoS)>,
     /// MQTT packet id -> msg id of an UNSUBSCRIBE.
@@ -165,6 +172,8 @@ impl Session {
             next_msg_id: 0,
             pub_acks: HashMap::new(),
             qos2_in: HashSet::new(),
+            q2_pending: HashMap::new(),
+            q2_released: HashSet::new(),
             subs: HashMap::new(),
             unsubs: HashMap::new(),
             buffered: VecDeque::new(),
@@ -330,6 +339,15 @@ impl Session {
                 session_present, ..
             } if self.phase == Phase::Updating => self.updated(core, now, session_present),
             MqttEvent::Message(p) => self.deliver(core, now, p),
+            MqttEvent::Published { packet_id, .. }
+            | MqttEvent::PublishRefused { packet_id, .. }
+                if self.q2_pending.contains_key(&packet_id) =>
+            {
+                let msg_id = self.q2_pending.remove(&packet_id).unwrap_or_default();
+                if self.q2_released.remove(&msg_id) {
+                    core.send(&self.peer, mqttsn_codec::PubComp { msg_id });
+                }
+            }
             MqttEvent::Published { packet_id, .. } => {
                 if let Some((msg_id, topic_id)) = self.pub_acks.remove(&packet_id) {
                     core.send(&self.peer, puback(topic_id, msg_id, ReturnCode::Accepted));
@@ -474,7 +492,11 @@ impl Session {
             Message::Publish(p) => self.on_publish(core, now, p),
             Message::PubRel(r) => {
                 self.qos2_in.remove(&r.msg_id);
-                core.send(&self.peer, mqttsn_codec::PubComp { msg_id: r.msg_id });
+                if self.q2_pending.values().any(|m| *m == r.msg_id) {
+                    self.q2_released.insert(r.msg_id);
+                } else {
+                    core.send(&self.peer, mqttsn_codec::PubComp { msg_id: r.msg_id });
+                }
             }
             Message::PubRec(r) => {
                 let rel = mqttsn_codec::PubRel { msg_id: r.msg_id };
@@ -616,7 +638,10 @@ impl Session {
             (Ok(Some(pid)), QoS::AtLeastOnce) => {
                 self.pub_acks.insert(pid, (p.msg_id, topic_id));
             }
-            (Ok(_), QoS::ExactlyOnce) => {
+            (Ok(pid), QoS::ExactlyOnce) => {
+                if let Some(pid) = pid {
+                    self.q2_pending.insert(pid, p.msg_id);
+                }
                 self.qos2_in.insert(p.msg_id);
                 core.send(&self.peer, mqttsn_codec::PubRec { msg_id: p.msg_id });
             }

@@ -67,6 +67,7 @@ impl Session {
         // What the old connection had in flight is forgotten; the client
         // retransmits it (MQTT-SN §6.13) and it goes out on the new one.
         self.pub_acks.clear();
+        self.q2_pending.clear();
         self.subs.clear();
         self.unsubs.clear();
         self.conn = core.conn_id();

@@ -297,13 +297,30 @@ fn qos2_publish_runs_pubrec_pubrel_pubcomp_and_reaches_the_broker_once() {
     h.connect(30);
     let id = register(&mut h, "a/b");
     let out = h.sn(publish(QoS::ExactlyOnce, Topic::Id(id), 8));
-    assert_eq!(out.mqtt.len(), 1);
+    let [Packet::Publish(p)] = &out.mqtt[..] else {
+        panic!("{out:?}")
+    };
+    let pid = p.packet_id.to_be_bytes();
     assert!(matches!(&out.msgs()[..], [Message::PubRec(r)] if r.msg_id == 8));
     let again = h.sn(publish(QoS::ExactlyOnce, Topic::Id(id), 8));
     assert!(again.mqtt.is_empty(), "a duplicate is not forwarded");
     assert!(matches!(&again.msgs()[..], [Message::PubRec(r)] if r.msg_id == 8));
-    let out = h.sn(PubRel { msg_id: 8 });
+    // PUBCOMP waits for the broker's: a client may disconnect right after it.
+    assert!(h.sn(PubRel { msg_id: 8 }).sn.is_empty());
+    let out = h.broker(&[0x50, 2, pid[0], pid[1]]);
+    assert!(matches!(&out.mqtt[..], [Packet::PubRel(_)]));
+    let out = h.broker(&[0x70, 2, pid[0], pid[1]]);
     assert!(matches!(&out.msgs()[..], [Message::PubComp(c)] if c.msg_id == 8));
+    // A PUBREL after the broker completed is answered at once.
+    let out = h.sn(publish(QoS::ExactlyOnce, Topic::Id(id), 9));
+    let [Packet::Publish(p)] = &out.mqtt[..] else {
+        panic!("{out:?}")
+    };
+    let pid = p.packet_id.to_be_bytes();
+    h.broker(&[0x50, 2, pid[0], pid[1]]);
+    h.broker(&[0x70, 2, pid[0], pid[1]]);
+    let out = h.sn(PubRel { msg_id: 9 });
+    assert!(matches!(&out.msgs()[..], [Message::PubComp(c)] if c.msg_id == 9));
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `mqttsn-gateway`: an MQTT-SN v1.2 gateway (UDP, IPv4 and IPv6) to any
-//! MQTT broker, in the transparent architecture (one MQTT connection per
-//! MQTT-SN client).
+//! MQTT broker, transparent (one MQTT connection per MQTT-SN client, the
+//! default) or aggregating (one MQTT connection for all).
 //!
 //! ```text
 //! $ mqttsn-gateway -p 1884 --broker mqtt://127.0.0.1:1883
@@ -11,7 +11,8 @@
 //!
 //! ```toml
 //! gateway_id = 1
-//! mode = "transparent"          # "aggregating" is not implemented yet
+//! mode = "transparent"          # or "aggregating": one MQTT connection for all
+//! client_id = "m2m-mqttsn-gateway"  # MQTT client id of that connection
 //! broker = "mqtt://127.0.0.1:1883"
 //! bind = "0.0.0.0"              # "::" for IPv6
 //! port = 1884
@@ -34,7 +35,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use mqttsn_gateway::{Advertise, Config};
+use mqttsn_gateway::{Advertise, Config, Mode as GatewayMode};
 use serde::Deserialize;
 use tokio::net::UdpSocket;
 
@@ -44,7 +45,7 @@ use tokio::net::UdpSocket;
 enum Mode {
     /// One MQTT connection per MQTT-SN client.
     Transparent,
-    /// One MQTT connection for all clients (not implemented yet).
+    /// One MQTT connection for all clients.
     Aggregating,
 }
 
@@ -84,6 +85,7 @@ struct Cli {
 struct File {
     gateway_id: Option<u8>,
     mode: Option<Mode>,
+    client_id: Option<String>,
     broker: Option<String>,
     bind: Option<IpAddr>,
     port: Option<u16>,
@@ -150,11 +152,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if cli.mode.or(file.mode) == Some(Mode::Aggregating) {
-        eprintln!("mqttsn-gateway: the aggregating mode is not implemented yet");
-        return ExitCode::from(2);
-    }
     let mut config = Config::default();
+    if cli.mode.or(file.mode) == Some(Mode::Aggregating) {
+        config.mode = GatewayMode::Aggregating;
+    }
+    if let Some(id) = file.client_id {
+        config.client_id = id;
+    }
     config.gateway_id = cli
         .gateway_id
         .or(file.gateway_id)
