@@ -63,6 +63,7 @@ mod core;
 mod gateway;
 mod output;
 mod relay;
+mod requests;
 mod retry;
 mod session;
 mod topics;

@@ -6,13 +6,14 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use mqtt_client::{Client, Event as MqttEvent, PublishError};
+use mqtt_client::{Client, Event as MqttEvent};
 use mqtt_codec::{LastWill, Publish as MqttPublish, QoS as MqttQoS, ReasonCode, Utf8String};
-use mqttsn_codec::{ConnAck, Disconnect, Message, PubAck, QoS, ReturnCode, Topic, WillTopic};
+use mqttsn_codec::{ConnAck, Disconnect, Message, QoS, ReturnCode, Topic, WillTopic};
 
-use crate::aggregate::{is_shared_up, upstream};
+use crate::aggregate::is_shared_up;
 use crate::core::Core;
 use crate::output::{ConnId, Event, Gone, Peer, Transmit};
+use crate::requests::{puback, suback};
 use crate::retry::Outbox;
 use crate::topics::TopicTable;
 
@@ -47,11 +48,11 @@ pub(crate) struct Session {
     pub(crate) mqtt: Option<Client>,
     pub(crate) closed: bool,
     pub(crate) clean: bool,
-    duration: u16,
-    sleep: u16,
+    pub(crate) duration: u16,
+    pub(crate) sleep: u16,
     /// When the client counts as lost unless it speaks.
     pub(crate) deadline: Option<Instant>,
-    will_topic: Option<WillTopic>,
+    pub(crate) will_topic: Option<WillTopic>,
     /// The will the broker holds: topic and message.
     pub(crate) will: Option<(WillTopic, Bytes)>,
     /// Granted subscriptions, replayed after a will update reconnects.
@@ -62,24 +63,24 @@ pub(crate) struct Session {
     pub(crate) update: Option<Message>,
     /// Broker connections replaced by a will update, for the gateway to forget.
     pub(crate) retired: Vec<ConnId>,
-    topics: TopicTable,
-    next_msg_id: u16,
+    pub(crate) topics: TopicTable,
+    pub(crate) next_msg_id: u16,
     /// MQTT packet id -> (MQTT-SN msg id, topic id) of a client QoS 1 publish.
     pub(crate) pub_acks: HashMap<u16, (u16, u16)>,
     /// MQTT-SN msg ids of client QoS 2 publishes answered with PUBREC.
-    qos2_in: HashSet<u16>,
+    pub(crate) qos2_in: HashSet<u16>,
     /// MQTT packet id -> MQTT-SN msg id of a client QoS 2 publish the
     /// broker has not completed yet.
     pub(crate) q2_pending: HashMap<u16, u16>,
     /// MQTT-SN msg ids whose PUBREL came before the broker's PUBCOMP: their
     /// PUBCOMP waits for it, so a client that disconnects after PUBCOMP
     /// never loses the message.
-    q2_released: HashSet<u16>,
+    pub(crate) q2_released: HashSet<u16>,
     /// MQTT packet id -> (msg id, topic id) of a SUBSCRIBE.
     pub(crate) subs: HashMap<u16, (u16, u16, Bytes, QoS)>,
     /// MQTT packet id -> msg id of an UNSUBSCRIBE.
     pub(crate) unsubs: HashMap<u16, u16>,
-    buffered: VecDeque<MqttPublish>,
+    pub(crate) buffered: VecDeque<MqttPublish>,
     /// The gateway's messages waiting for the client's acknowledgement.
     pub(crate) outbox: Outbox,
 }
@@ -107,35 +108,6 @@ pub(crate) fn topic_id_of(topic: &Topic) -> u16 {
         Topic::Short(b) => u16::from_be_bytes(*b),
         _ => 0,
     }
-}
-
-fn puback(topic_id: u16, msg_id: u16, return_code: ReturnCode) -> PubAck {
-    PubAck {
-        topic_id,
-        msg_id,
-        return_code,
-    }
-}
-
-fn suback(qos: QoS, topic_id: u16, msg_id: u16, return_code: ReturnCode) -> mqttsn_codec::SubAck {
-    mqttsn_codec::SubAck {
-        qos,
-        topic_id,
-        msg_id,
-        return_code,
-    }
-}
-
-fn regack(topic_id: u16, msg_id: u16, return_code: ReturnCode) -> mqttsn_codec::RegAck {
-    mqttsn_codec::RegAck {
-        topic_id,
-        msg_id,
-        return_code,
-    }
-}
-
-fn has_wildcard(name: &[u8]) -> bool {
-    name.iter().any(|b| matches!(b, b'+' | b'#'))
 }
 
 impl Session {
@@ -563,157 +535,6 @@ impl Session {
         );
         while let Some(p) = self.buffered.pop_front() {
             self.deliver(core, now, p);
-        }
-    }
-
-    fn on_register(&mut self, core: &mut Core, r: &mqttsn_codec::Register) {
-        let valid = std::str::from_utf8(&r.topic_name).is_ok() && !has_wildcard(&r.topic_name);
-        let config = &core.config;
-        let reserved = |id| config.predefined.contains_key(&id);
-        let id = valid
-            .then(|| {
-                self.topics
-                    .register(r.topic_name.clone(), config.max_topics, reserved)
-            })
-            .flatten();
-        let ack = match id {
-            Some(id) => regack(id, r.msg_id, ReturnCode::Accepted),
-            None if valid => regack(0, r.msg_id, ReturnCode::RejectedCongestion),
-            None => regack(0, r.msg_id, ReturnCode::RejectedNotSupported),
-        };
-        core.send(&self.peer, ack);
-    }
-
-    /// The topic name a client's topic field stands for.
-    fn resolve(&self, core: &Core, topic: &Topic) -> Option<Bytes> {
-        match topic {
-            Topic::Id(id) => self.topics.name(*id).cloned(),
-            Topic::Predefined(id) => core
-                .config
-                .predefined
-                .get(id)
-                .map(|n| Bytes::copy_from_slice(n.as_bytes())),
-            Topic::Short(b) => Some(Bytes::copy_from_slice(b)),
-            _ => None,
-        }
-    }
-
-    fn on_publish(&mut self, core: &mut Core, now: Instant, p: mqttsn_codec::Publish) {
-        let topic_id = topic_id_of(&p.topic);
-        let name = self
-            .resolve(core, &p.topic)
-            .and_then(|n| Utf8String::from_bytes(n).ok());
-        let Some(name) = name else {
-            let rc = ReturnCode::RejectedInvalidTopicId;
-            core.send(&self.peer, puback(topic_id, p.msg_id, rc));
-            return;
-        };
-        match p.qos {
-            QoS::ExactlyOnce if self.qos2_in.contains(&p.msg_id) => {
-                core.send(&self.peer, mqttsn_codec::PubRec { msg_id: p.msg_id });
-                return;
-            }
-            QoS::AtLeastOnce if self.pub_acks.values().any(|v| v.0 == p.msg_id) => return,
-            QoS::AtLeastOnce | QoS::ExactlyOnce
-                if self.pub_acks.len() + self.qos2_in.len() >= core.config.max_inflight =>
-            {
-                let rc = ReturnCode::RejectedCongestion;
-                core.send(&self.peer, puback(topic_id, p.msg_id, rc));
-                return;
-            }
-            _ => {}
-        }
-        let Some((mqtt, owners)) = upstream(&mut self.mqtt, &mut core.shared) else {
-            return;
-        };
-        let qos = to_mqtt_qos(p.qos);
-        let msg = MqttPublish::new(name, p.data)
-            .with_qos(qos, 0)
-            .with_retain(p.retain);
-        let result = mqtt.publish(now, msg);
-        if let (Ok(Some(pid)), Some(owners)) = (&result, owners) {
-            owners.insert(*pid, self.peer.clone());
-        }
-        match (result, p.qos) {
-            (Ok(Some(pid)), QoS::AtLeastOnce) => {
-                self.pub_acks.insert(pid, (p.msg_id, topic_id));
-            }
-            (Ok(pid), QoS::ExactlyOnce) => {
-                if let Some(pid) = pid {
-                    self.q2_pending.insert(pid, p.msg_id);
-                }
-                self.qos2_in.insert(p.msg_id);
-                core.send(&self.peer, mqttsn_codec::PubRec { msg_id: p.msg_id });
-            }
-            (Ok(_), _) => {}
-            (Err(e), QoS::AtLeastOnce | QoS::ExactlyOnce) => {
-                let rc = match e {
-                    PublishError::QueueFull | PublishError::NotConnected => {
-                        ReturnCode::RejectedCongestion
-                    }
-                    _ => ReturnCode::RejectedNotSupported,
-                };
-                core.send(&self.peer, puback(topic_id, p.msg_id, rc));
-            }
-            (Err(_), _) => {}
-        }
-    }
-
-    fn on_subscribe(&mut self, core: &mut Core, now: Instant, s: mqttsn_codec::Subscribe) {
-        if s.dup && self.subs.values().any(|v| v.0 == s.msg_id) {
-            return;
-        }
-        let (filter, topic_id) = match &s.topic {
-            Topic::Name(n) if has_wildcard(n) => (Some(n.clone()), 0),
-            Topic::Name(n) => {
-                let config = &core.config;
-                let reserved = |id| config.predefined.contains_key(&id);
-                let id = self.topics.register(n.clone(), config.max_topics, reserved);
-                (id.map(|_| n.clone()), id.unwrap_or(0))
-            }
-            Topic::Predefined(id) => (self.resolve(core, &s.topic), *id),
-            other => (self.resolve(core, other), 0),
-        };
-        let raw = filter.clone().unwrap_or_default();
-        let filter = filter.and_then(|f| Utf8String::from_bytes(f).ok());
-        let pid = filter.and_then(|f| {
-            let sub = mqtt_codec::Subscription::new(f, to_mqtt_qos(s.qos));
-            let (mqtt, owners) = upstream(&mut self.mqtt, &mut core.shared)?;
-            let pid = mqtt.subscribe(now, vec![sub], None).ok()?;
-            if let Some(owners) = owners {
-                owners.insert(pid, self.peer.clone());
-            }
-            Some(pid)
-        });
-        match pid {
-            Some(pid) => {
-                self.subs.insert(pid, (s.msg_id, topic_id, raw, s.qos));
-            }
-            None => {
-                let rc = ReturnCode::RejectedInvalidTopicId;
-                let ack = suback(s.qos, topic_id, s.msg_id, rc);
-                core.send(&self.peer, ack);
-            }
-        }
-    }
-
-    fn on_unsubscribe(&mut self, core: &mut Core, now: Instant, u: mqttsn_codec::Unsubscribe) {
-        let filter = match &u.topic {
-            Topic::Name(n) => Some(n.clone()),
-            other => self.resolve(core, other),
-        };
-        if let Some(f) = &filter {
-            self.filters.remove(f);
-        }
-        let filter = filter.and_then(|f| Utf8String::from_bytes(f).ok());
-        let pid = filter.and_then(|f| self.mqtt.as_mut()?.unsubscribe(now, vec![f]).ok());
-        // Aggregating mode: the broker subscription stays (other clients may
-        // share it); dropping the filter above stops delivery to this client.
-        match pid {
-            Some(pid) => {
-                self.unsubs.insert(pid, u.msg_id);
-            }
-            None => core.send(&self.peer, mqttsn_codec::UnsubAck { msg_id: u.msg_id }),
         }
     }
 }
