@@ -10,6 +10,10 @@ use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use mqttsn_codec::{
+    Connect, Disconnect, Message, PingReq, PubAck, QoS, RegAck, ReturnCode, Subscribe, Topic,
+};
 use testkit::peers::{find_binary, free_udp_port, missing, Mosquitto};
 
 /// Our gateway on an ephemeral UDP port of 127.0.0.1, killed on drop.
@@ -32,9 +36,14 @@ impl Gateway {
     }
 
     fn start_in(broker: SocketAddr, mode: &str) -> Self {
+        Self::start_with(broker, &["--mode", mode])
+    }
+
+    fn start_with(broker: SocketAddr, extra: &[&str]) -> Self {
         let port = free_udp_port();
         let child = Command::new(env!("CARGO_BIN_EXE_mqttsn-gateway"))
-            .args(["-b", "127.0.0.1", "-p", &port.to_string(), "--mode", mode])
+            .args(["-b", "127.0.0.1", "-p", &port.to_string()])
+            .args(extra)
             .args(["--broker", &format!("mqtt://{broker}")])
             .args(["--predefined", "5=parking/a/5", "--gateway-id", "9"])
             .stdin(Stdio::null())
@@ -278,4 +287,150 @@ fn qos_minus_one_from_mqtt_sn_pub_reaches_mosquitto_without_connect() {
     assert!(out.status.success(), "mqtt_sn_pub -q -1: {out:?}");
     let got = retained(broker.addr(), &["parking/#"], 1);
     assert_eq!(got, ["parking/a/5 minus-one"]);
+}
+
+/// A hand-driven MQTT-SN client on a UDP socket, messages built with
+/// `mqttsn-codec`.
+struct SnClient {
+    sock: UdpSocket,
+    to: SocketAddr,
+}
+
+impl SnClient {
+    fn new(gw: &Gateway) -> Self {
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        sock.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        Self {
+            sock,
+            to: SocketAddr::from(([127, 0, 0, 1], gw.port)),
+        }
+    }
+
+    fn send(&self, msg: impl Into<Message>) {
+        let data = msg.into().to_bytes().expect("encode");
+        self.sock.send_to(&data, self.to).expect("send");
+    }
+
+    fn recv(&self) -> Message {
+        let mut buf = [0u8; 1500];
+        let (n, _) = self
+            .sock
+            .recv_from(&mut buf)
+            .expect("a datagram from the gateway");
+        Message::decode(Bytes::copy_from_slice(&buf[..n])).expect("decode")
+    }
+}
+
+fn sleeping_client_round(broker: &Mosquitto, gw: &Gateway) {
+    let c = SnClient::new(gw);
+    c.send(Connect {
+        will: false,
+        clean_session: true,
+        duration: 30,
+        client_id: Bytes::from_static(b"sleeper"),
+    });
+    assert!(matches!(c.recv(), Message::ConnAck(a) if a.return_code == ReturnCode::Accepted));
+    c.send(Subscribe {
+        dup: false,
+        qos: QoS::AtLeastOnce,
+        msg_id: 1,
+        topic: Topic::Name(Bytes::from_static(b"cmd/sleeper/+")),
+    });
+    assert!(matches!(c.recv(), Message::SubAck(a) if a.return_code == ReturnCode::Accepted));
+    c.send(Disconnect { duration: Some(60) });
+    assert!(matches!(c.recv(), Message::Disconnect(_)));
+    // While it sleeps, two messages arrive at the broker.
+    for payload in ["one", "two"] {
+        let mut publish = Command::new(find_binary(&["mosquitto_pub"]).expect("checked"));
+        publish
+            .args(["-h", "127.0.0.1", "-p", &broker.addr().port().to_string()])
+            .args(["-q", "1", "-t", "cmd/sleeper/led", "-m", payload]);
+        assert!(run(publish, Duration::from_secs(10)).status.success());
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // Nothing reaches a sleeping client.
+    c.sock
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("timeout");
+    let mut buf = [0u8; 64];
+    assert!(c.sock.recv_from(&mut buf).is_err(), "asleep: nothing sent");
+    c.sock
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    // Awake: REGISTER, the two PUBLISHes (acknowledged), then PINGRESP.
+    c.send(PingReq {
+        client_id: Some(Bytes::from_static(b"sleeper")),
+    });
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        match c.recv() {
+            Message::Register(r) => {
+                assert_eq!(&r.topic_name[..], b"cmd/sleeper/led");
+                c.send(RegAck {
+                    topic_id: r.topic_id,
+                    msg_id: r.msg_id,
+                    return_code: ReturnCode::Accepted,
+                });
+            }
+            Message::Publish(p) => {
+                got.push(String::from_utf8_lossy(&p.data).into_owned());
+                c.send(PubAck {
+                    topic_id: 0,
+                    msg_id: p.msg_id,
+                    return_code: ReturnCode::Accepted,
+                });
+            }
+            Message::PingResp => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(got, ["one", "two"]);
+    c.send(Disconnect::default());
+    assert!(matches!(c.recv(), Message::Disconnect(_)));
+}
+
+#[test]
+fn a_sleeping_client_gets_what_was_published_while_it_slept() {
+    let Some(broker) = peers() else {
+        return;
+    };
+    sleeping_client_round(&broker, &Gateway::start(broker.addr()));
+}
+
+#[test]
+fn a_toml_config_selects_the_aggregating_mode_and_predefined_topics() {
+    let Some(broker) = peers() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("mqttsn-gw-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let conf = dir.join("gateway.toml");
+    std::fs::write(
+        &conf,
+        "mode = \"aggregating\"\nmax_buffered = 10\n[predefined]\n7 = \"parking/b/7\"\n",
+    )
+    .expect("write config");
+    let gw = Gateway::start_with(broker.addr(), &["-c", conf.to_str().expect("utf-8 path")]);
+    let out = sn_pub(
+        &gw,
+        &[
+            "-i",
+            "sn-toml",
+            "-q",
+            "1",
+            "-r",
+            "-T",
+            "7",
+            "-m",
+            "from-toml",
+        ],
+    );
+    assert!(out.status.success(), "mqtt_sn_pub: {out:?}");
+    assert_eq!(
+        retained(broker.addr(), &["parking/#"], 1),
+        ["parking/b/7 from-toml"]
+    );
+    sleeping_client_round(&broker, &gw);
+    let _ = std::fs::remove_dir_all(&dir);
 }
