@@ -701,3 +701,14 @@ fn an_unreachable_broker_gives_connack_congestion() {
     assert_eq!(h.take().msgs(), [connack(ReturnCode::RejectedCongestion)]);
     assert_eq!(h.gw.client_count(), 0);
 }
+
+#[test]
+fn an_ipv6_client_is_served_like_any_other() {
+    let mut h = Harness::new(Config::default());
+    h.client = "[fd00::17]:1884".parse().unwrap();
+    h.connect(30);
+    let id = register(&mut h, "v6/temp");
+    let out = h.sn(publish(QoS::AtMostOnce, Topic::Id(id), 0));
+    assert!(matches!(&out.mqtt[..], [Packet::Publish(p)] if p.topic.as_str() == "v6/temp"));
+    assert_eq!(h.sn(PingReq::default()).sn[0].0, h.client);
+}
