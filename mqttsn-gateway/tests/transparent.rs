@@ -712,3 +712,36 @@ fn an_ipv6_client_is_served_like_any_other() {
     assert!(matches!(&out.mqtt[..], [Packet::Publish(p)] if p.topic.as_str() == "v6/temp"));
     assert_eq!(h.sn(PingReq::default()).sn[0].0, h.client);
 }
+
+#[test]
+fn a_flood_from_one_client_is_bounded_by_the_inflight_and_topic_limits() {
+    let mut config = Config::default();
+    config.max_inflight = 8;
+    config.max_topics = 4;
+    let mut h = Harness::new(config);
+    h.connect(30);
+    let id = register(&mut h, "flood/0");
+    let (mut forwarded, mut congested) = (0, 0);
+    for msg_id in 1..=1_000u16 {
+        let out = h.sn(publish(QoS::AtLeastOnce, Topic::Id(id), msg_id));
+        forwarded += out.mqtt.len();
+        congested += out
+            .msgs()
+            .iter()
+            .filter(|m| matches!(m, Message::PubAck(a) if a.return_code == ReturnCode::RejectedCongestion))
+            .count();
+    }
+    assert_eq!((forwarded, congested), (8, 992), "the broker never acked");
+    let mut refused = 0;
+    for n in 0..100u16 {
+        let out = h.sn(Register {
+            topic_id: 0,
+            msg_id: n,
+            topic_name: Bytes::from(format!("flood/t{n}")),
+        });
+        refused += usize::from(
+            matches!(&out.msgs()[..], [Message::RegAck(a)] if a.return_code == ReturnCode::RejectedCongestion),
+        );
+    }
+    assert_eq!(refused, 97, "4 topic ids per client, one taken");
+}
