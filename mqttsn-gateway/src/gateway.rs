@@ -124,7 +124,7 @@ impl Gateway {
             if same && matches!(s.phase, Phase::Connecting) {
                 return; // a retransmitted CONNECT: CONNACK follows the broker's
             }
-            s.close(&mut self.core, Gone::Disconnect);
+            s.end(&mut self.core, now);
             self.reap(&peer);
         }
         let bad_id = c.client_id.is_empty() || c.client_id.len() > 23;

@@ -498,16 +498,23 @@ impl Session {
                 core.send(&self.peer, Disconnect::default());
             }
             _ => {
-                if let Some(mqtt) = self.mqtt.as_mut() {
-                    mqtt.disconnect(now, ReasonCode::NORMAL_DISCONNECTION);
-                    while let Some(bytes) = mqtt.poll_transmit() {
-                        core.upstream(self.conn, bytes);
-                    }
-                }
                 core.send(&self.peer, Disconnect::default());
-                self.close(core, Gone::Disconnect);
+                self.end(core, now);
             }
         }
+    }
+
+    /// Ends the session cleanly: MQTT DISCONNECT first, so the broker
+    /// drops the will (a DISCONNECT from the client, or a new CONNECT that
+    /// replaces the session).
+    pub(crate) fn end(&mut self, core: &mut Core, now: Instant) {
+        if let Some(mqtt) = self.mqtt.as_mut() {
+            mqtt.disconnect(now, ReasonCode::NORMAL_DISCONNECTION);
+            while let Some(bytes) = mqtt.poll_transmit() {
+                core.upstream(self.conn, bytes);
+            }
+        }
+        self.close(core, Gone::Disconnect);
     }
 
     /// PINGREQ while asleep (§6.14): deliver what was buffered, answer

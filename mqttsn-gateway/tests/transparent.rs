@@ -745,3 +745,22 @@ fn a_flood_from_one_client_is_bounded_by_the_inflight_and_topic_limits() {
     }
     assert_eq!(refused, 97, "4 topic ids per client, one taken");
 }
+
+#[test]
+fn a_new_connect_replaces_the_session_without_publishing_the_will() {
+    let mut h = Harness::new(Config::default());
+    h.connect(30);
+    h.sn(Disconnect { duration: Some(60) });
+    let old = h.conn.unwrap();
+    let out = h.sn(connect(false, 30));
+    assert!(
+        matches!(&out.mqtt[..], [Packet::Disconnect(_), Packet::Connect(_)]),
+        "{out:?}"
+    );
+    assert_eq!(out.closed, [old]);
+    assert_eq!(out.opened.len(), 1);
+    assert_eq!(
+        h.broker(&[0x20, 2, 0, 0]).msgs(),
+        [connack(ReturnCode::Accepted)]
+    );
+}
