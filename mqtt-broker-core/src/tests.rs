@@ -1,0 +1,555 @@
+//! Behaviour of the whole engine, driven with typed packets in virtual time.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use mqtt_codec::{
+    Ack, Connect, Disconnect, LastWill, Packet, ProtocolVersion, Publish, QoS, ReasonCode,
+    StreamDecoder, Subscribe, Subscription, Unsubscribe, Utf8String, MAX_PACKET_SIZE,
+};
+
+use crate::{Broker, Config, ConnId, Event};
+
+const V4: ProtocolVersion = ProtocolVersion::V3_1_1;
+const V5: ProtocolVersion = ProtocolVersion::V5;
+
+#[test]
+fn v311_connect_is_accepted_without_session() {
+    let mut h = Harness::new();
+    let c = h.open();
+    h.send(c, connect(V4, "a", true, 0));
+    assert_eq!(h.connack(c), (false, ReasonCode::SUCCESS));
+    assert!(matches!(
+        h.events[..],
+        [Event::Connected {
+            session_present: false,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn empty_client_id_is_assigned_in_v5_and_rejected_without_clean_session_in_v311() {
+    let mut h = Harness::new();
+    let c = h.open();
+    h.send(c, connect(V5, "", false, 0));
+    let out = h.recv();
+    let Packet::ConnAck(ack) = &out[0].1 else {
+        panic!("{out:?}")
+    };
+    let id = ack
+        .properties
+        .assigned_client_identifier
+        .as_deref()
+        .unwrap();
+    assert!(id.starts_with("m2m-"));
+
+    let c = h.open();
+    h.send(c, connect(V4, "", false, 0));
+    assert_eq!(
+        h.connack(c),
+        (false, ReasonCode(2) /* 3.1.1 identifier rejected */)
+    );
+    assert!(h.closed(c));
+}
+
+#[test]
+fn takeover_closes_old_connection_with_0x8e_and_publishes_its_will() {
+    let mut h = Harness::new();
+    let w = h.client(V4, "watch", true);
+    h.subscribe(w, "will/#", QoS::AtMostOnce);
+    let old = h.open();
+    let mut c = connect(V5, "dup", true, 0);
+    with_will(&mut c, "will/dup");
+    h.send(old, c);
+    h.recv();
+    let new = h.open();
+    h.send(new, connect(V5, "dup", false, 0));
+    let out = h.recv();
+    assert!(out.iter().any(|(c, p)| *c == old
+        && matches!(p, Packet::Disconnect(d) if d.reason_code == ReasonCode::SESSION_TAKEN_OVER)));
+    assert!(out
+        .iter()
+        .any(|(c, p)| *c == w && is_publish_on(p, "will/dup")));
+    assert!(h.closed(old));
+}
+
+#[test]
+fn keep_alive_is_enforced_at_one_and_a_half_times() {
+    let mut h = Harness::new();
+    let w = h.client(V4, "watch", true);
+    h.subscribe(w, "will/ka", QoS::AtMostOnce);
+    let c = h.open();
+    let mut con = connect(V4, "ka", true, 10);
+    with_will(&mut con, "will/ka");
+    h.send(c, con);
+    h.recv();
+    h.advance(Duration::from_millis(14_900));
+    assert!(!h.closed(c));
+    h.send(c, Packet::PingReq);
+    assert!(matches!(h.recv()[0].1, Packet::PingResp));
+    h.advance(Duration::from_millis(14_900));
+    assert!(!h.closed(c));
+    h.advance(Duration::from_millis(200));
+    assert!(h.closed(c));
+    assert!(h
+        .recv()
+        .iter()
+        .any(|(to, p)| *to == w && is_publish_on(p, "will/ka")));
+}
+
+#[test]
+fn connection_without_connect_times_out() {
+    let mut h = Harness::new();
+    let c = h.open();
+    h.advance(Duration::from_secs(11));
+    assert!(h.closed(c));
+}
+
+#[test]
+fn qos1_is_forwarded_and_acknowledged_both_ways() {
+    let mut h = Harness::new();
+    let s = h.client(V5, "s", true);
+    h.subscribe(s, "a/+", QoS::AtLeastOnce);
+    let p = h.client(V4, "p", true);
+    h.send(p, publish("a/b", QoS::AtLeastOnce, 7));
+    let out = h.recv();
+    let (to, Packet::Publish(got)) = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (*to, got.qos, &got.payload[..]),
+        (s, QoS::AtLeastOnce, &b"x"[..])
+    );
+    assert!(matches!(&out[1], (c, Packet::PubAck(a)) if *c == p && a.packet_id == 7));
+    h.send(s, Packet::PubAck(Ack::new(got.packet_id)));
+    assert!(h.b.clients["s"].session.is_idle());
+}
+
+#[test]
+fn qos2_incoming_is_delivered_exactly_once_and_outgoing_completes() {
+    let mut h = Harness::new();
+    let s = h.client(V4, "s", true);
+    h.subscribe(s, "q2", QoS::ExactlyOnce);
+    let p = h.client(V5, "p", true);
+    h.send(p, publish("q2", QoS::ExactlyOnce, 3));
+    h.send(p, publish("q2", QoS::ExactlyOnce, 3)); // duplicate before PUBREL
+    let out = h.recv();
+    let delivered: Vec<&Publish> = out
+        .iter()
+        .filter_map(|(c, pk)| match pk {
+            Packet::Publish(x) if *c == s => Some(x),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        out.iter()
+            .filter(|(c, pk)| *c == p && matches!(pk, Packet::PubRec(_)))
+            .count(),
+        2
+    );
+    h.send(p, Packet::PubRel(Ack::new(3)));
+    assert!(
+        matches!(h.recv()[0].1, Packet::PubComp(ref a) if a.reason_code == ReasonCode::SUCCESS)
+    );
+
+    let id = delivered[0].packet_id;
+    h.send(s, Packet::PubRec(Ack::new(id)));
+    assert!(matches!(h.recv()[0].1, Packet::PubRel(ref a) if a.packet_id == id));
+    h.send(s, Packet::PubComp(Ack::new(id)));
+    assert!(h.b.clients["s"].session.is_idle());
+}
+
+#[test]
+fn persistent_session_queues_offline_and_redelivers_unacked_with_dup() {
+    let mut h = Harness::new();
+    let s = h.client(V4, "s", false);
+    h.subscribe(s, "t", QoS::AtLeastOnce);
+    let p = h.client(V4, "p", true);
+    h.send(p, publish("t", QoS::AtLeastOnce, 1));
+    h.recv(); // delivered, never acknowledged
+    h.b.connection_lost(h.now, s);
+    h.send(p, publish("t", QoS::AtLeastOnce, 2)); // queued while offline
+    h.send(p, publish("t", QoS::AtMostOnce, 0)); // QoS 0 is not kept
+    h.recv();
+    let s2 = h.open();
+    h.send(s2, connect(V4, "s", false, 0));
+    let out = h.recv();
+    assert!(matches!(&out[0].1, Packet::ConnAck(a) if a.session_present));
+    let pubs: Vec<(bool, u16)> = out
+        .iter()
+        .filter_map(|(_, pk)| match pk {
+            Packet::Publish(x) => Some((x.dup, x.packet_id)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pubs, [(true, 1), (false, 2)]);
+}
+
+#[test]
+fn clean_start_discards_the_session() {
+    let mut h = Harness::new();
+    let s = h.client(V4, "s", false);
+    h.subscribe(s, "t", QoS::AtLeastOnce);
+    h.b.connection_lost(h.now, s);
+    let s2 = h.open();
+    h.send(s2, connect(V4, "s", true, 0));
+    assert_eq!(h.connack(s2), (false, ReasonCode::SUCCESS));
+    assert_eq!(h.b.stats().subscriptions, 0);
+}
+
+#[test]
+fn v5_session_expires_after_its_interval() {
+    let mut h = Harness::new();
+    let s = h.open();
+    let mut c = connect(V5, "s", true, 0);
+    con(&mut c).properties.session_expiry_interval = Some(30);
+    h.send(s, c);
+    h.subscribe(s, "t", QoS::AtLeastOnce);
+    h.b.connection_lost(h.now, s);
+    h.advance(Duration::from_secs(29));
+    assert_eq!(h.b.stats().sessions, 1);
+    h.advance(Duration::from_secs(2));
+    assert_eq!(h.b.stats().sessions, 0);
+    assert_eq!(h.b.stats().subscriptions, 0);
+}
+
+#[test]
+fn retained_message_is_sent_on_subscribe_and_deleted_by_empty_payload() {
+    let mut h = Harness::new();
+    let p = h.client(V4, "p", true);
+    h.send(p, publish("r/1", QoS::AtMostOnce, 0).with_retain(true));
+    let s = h.client(V5, "s", true);
+    let sub = Subscription::new(Utf8String::from_static("r/#"), QoS::AtLeastOnce);
+    h.send(s, Packet::Subscribe(Subscribe::new(1, vec![sub])));
+    let out = h.recv();
+    assert!(matches!(&out[0].1, Packet::SubAck(_)));
+    assert!(matches!(&out[1].1, Packet::Publish(x) if x.retain && x.qos == QoS::AtMostOnce));
+    let mut del = publish("r/1", QoS::AtMostOnce, 0).with_retain(true);
+    del.payload = Bytes::new();
+    h.send(p, del);
+    h.recv();
+    assert_eq!(h.b.stats().retained, 0);
+}
+
+#[test]
+fn dollar_topics_are_not_matched_by_leading_wildcards_and_not_publishable() {
+    let mut h = Harness::new();
+    let s = h.client(V4, "s", true);
+    h.subscribe(s, "#", QoS::AtMostOnce);
+    h.subscribe(s, "$SYS/#", QoS::AtMostOnce);
+    let p = h.client(V4, "p", true);
+    h.send(p, publish("$SYS/x", QoS::AtMostOnce, 0));
+    h.send(p, publish("x", QoS::AtMostOnce, 0));
+    let out = h.recv();
+    assert_eq!(out.len(), 1);
+    assert!(is_publish_on(&out[0].1, "x"));
+}
+
+#[test]
+fn overlapping_subscriptions_deliver_one_copy_at_the_highest_qos() {
+    let mut h = Harness::new();
+    let s = h.client(V4, "s", true);
+    h.subscribe(s, "a/#", QoS::AtMostOnce);
+    h.subscribe(s, "a/+", QoS::ExactlyOnce);
+    let p = h.client(V4, "p", true);
+    h.send(p, publish("a/b", QoS::ExactlyOnce, 5));
+    let out = h.recv();
+    let pubs: Vec<QoS> = out
+        .iter()
+        .filter_map(|(_, pk)| match pk {
+            Packet::Publish(x) => Some(x.qos),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pubs, [QoS::ExactlyOnce]);
+}
+
+#[test]
+fn no_local_skips_own_messages() {
+    let mut h = Harness::new();
+    let c = h.client(V5, "c", true);
+    let mut sub = Subscription::new(Utf8String::from_static("t"), QoS::AtMostOnce);
+    sub.options.no_local = true;
+    h.send(c, Packet::Subscribe(Subscribe::new(1, vec![sub])));
+    h.recv();
+    h.send(c, publish("t", QoS::AtMostOnce, 0));
+    assert!(h.recv().is_empty());
+}
+
+#[test]
+fn unsubscribe_stops_delivery() {
+    let mut h = Harness::new();
+    let s = h.client(V5, "s", true);
+    h.subscribe(s, "t", QoS::AtMostOnce);
+    h.send(
+        s,
+        Packet::Unsubscribe(Unsubscribe::new(
+            2,
+            vec![Utf8String::from_static("t"), Utf8String::from_static("u")],
+        )),
+    );
+    let out = h.recv();
+    let Packet::UnsubAck(u) = &out[0].1 else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        u.reason_codes,
+        [ReasonCode::SUCCESS, ReasonCode::NO_SUBSCRIPTION_EXISTED]
+    );
+    let p = h.client(V4, "p", true);
+    h.send(p, publish("t", QoS::AtMostOnce, 0));
+    assert!(h.recv().is_empty());
+}
+
+#[test]
+fn normal_disconnect_drops_the_will_and_0x04_sends_it() {
+    for (reason, sent) in [
+        (ReasonCode::NORMAL_DISCONNECTION, false),
+        (ReasonCode::DISCONNECT_WITH_WILL_MESSAGE, true),
+    ] {
+        let mut h = Harness::new();
+        let w = h.client(V4, "w", true);
+        h.subscribe(w, "will/#", QoS::AtMostOnce);
+        let c = h.open();
+        let mut con = connect(V5, "c", true, 0);
+        with_will(&mut con, "will/c");
+        h.send(c, con);
+        h.recv();
+        let d = Disconnect {
+            reason_code: reason,
+            ..Disconnect::default()
+        };
+        h.send(c, Packet::Disconnect(d));
+        assert!(h.closed(c));
+        assert_eq!(
+            h.recv().iter().any(|(_, p)| is_publish_on(p, "will/c")),
+            sent
+        );
+    }
+}
+
+#[test]
+fn will_delay_waits_and_a_reconnect_cancels_it() {
+    for reconnect in [false, true] {
+        let mut h = Harness::new();
+        let w = h.client(V4, "w", true);
+        h.subscribe(w, "will/#", QoS::AtMostOnce);
+        let c = h.open();
+        let mut con = connect(V5, "c", true, 0);
+        con_mut(&mut con).properties.session_expiry_interval = Some(100);
+        with_will(&mut con, "will/c");
+        con_mut(&mut con)
+            .will
+            .as_mut()
+            .unwrap()
+            .properties
+            .will_delay_interval = Some(5);
+        h.send(c, con);
+        h.recv();
+        h.b.connection_lost(h.now, c);
+        h.advance(Duration::from_secs(4));
+        assert!(h.recv().is_empty());
+        if reconnect {
+            let c2 = h.open();
+            h.send(c2, connect(V5, "c", false, 0));
+            h.recv();
+        }
+        h.advance(Duration::from_secs(2));
+        assert_eq!(
+            h.recv().iter().any(|(_, p)| is_publish_on(p, "will/c")),
+            !reconnect
+        );
+    }
+}
+
+#[test]
+fn packets_before_connect_and_a_second_connect_close_the_connection() {
+    let mut h = Harness::new();
+    let c = h.open();
+    h.send(c, Packet::PingReq);
+    assert!(h.closed(c));
+    let c = h.client(V5, "c", true);
+    h.send(c, connect(V5, "c", true, 0));
+    let out = h.recv();
+    assert!(
+        matches!(&out[0].1, Packet::Disconnect(d) if d.reason_code == ReasonCode::PROTOCOL_ERROR)
+    );
+    assert!(h.closed(c));
+}
+
+#[test]
+fn bytes_are_framed_malformed_input_closes_and_bad_level_gets_return_code_1() {
+    let mut h = Harness::new();
+    let c = h.open();
+    let mut buf = BytesMut::new();
+    connect(V4, "b", true, 0).encode(V4, &mut buf).unwrap();
+    for chunk in buf.chunks(3) {
+        h.b.handle_bytes(h.now, c, chunk);
+    }
+    assert_eq!(h.connack(c), (false, ReasonCode::SUCCESS));
+    h.b.handle_bytes(h.now, c, &[0x30, 3, 0, 9, b'a']); // topic length past the end
+    assert!(h.closed(c));
+
+    let c = h.open();
+    h.b.handle_bytes(
+        h.now,
+        c,
+        &[0x10, 10, 0, 4, b'M', b'Q', b'T', b'T', 9, 2, 0, 0],
+    );
+    assert_eq!(
+        h.b.poll_transmit().unwrap().payload,
+        Bytes::from_static(&[0x20, 2, 0, 1])
+    );
+    assert!(h.closed(c));
+}
+
+#[test]
+fn incoming_topic_alias_is_resolved() {
+    let mut h = Harness::new();
+    let s = h.client(V4, "s", true);
+    h.subscribe(s, "long/topic", QoS::AtMostOnce);
+    let p = h.client(V5, "p", true);
+    let mut first = publish("long/topic", QoS::AtMostOnce, 0);
+    first.properties.topic_alias = Some(1);
+    h.send(p, first);
+    let mut second = publish("", QoS::AtMostOnce, 0);
+    second.properties.topic_alias = Some(1);
+    h.send(p, second);
+    let out = h.recv();
+    assert_eq!(
+        out.iter()
+            .filter(|(_, pk)| is_publish_on(pk, "long/topic"))
+            .count(),
+        2
+    );
+}
+
+// ---- helpers ----
+
+struct Harness {
+    b: Broker,
+    now: Instant,
+    versions: HashMap<ConnId, ProtocolVersion>,
+    closed: Vec<ConnId>,
+    events: Vec<Event>,
+}
+
+impl Harness {
+    #[allow(clippy::disallowed_methods)] // the test is the clock
+    fn new() -> Self {
+        Self {
+            b: Broker::new(Config::default(), 1),
+            now: Instant::now(),
+            versions: HashMap::new(),
+            closed: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn open(&mut self) -> ConnId {
+        self.b.open(self.now)
+    }
+
+    fn send(&mut self, c: ConnId, p: impl Into<Packet>) {
+        let p = p.into();
+        if let Packet::Connect(con) = &p {
+            self.versions.insert(c, con.protocol_version);
+        }
+        self.b.handle_packet(self.now, c, p);
+    }
+
+    fn client(&mut self, v: ProtocolVersion, id: &'static str, clean: bool) -> ConnId {
+        let c = self.open();
+        self.send(c, connect(v, id, clean, 0));
+        self.recv();
+        c
+    }
+
+    fn subscribe(&mut self, c: ConnId, filter: &'static str, qos: QoS) {
+        let s = Subscription::new(Utf8String::from_static(filter), qos);
+        self.send(c, Packet::Subscribe(Subscribe::new(1, vec![s])));
+        self.recv();
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+        self.b.handle_timeout(self.now);
+    }
+
+    /// Every packet written since the last call, decoded.
+    fn recv(&mut self) -> Vec<(ConnId, Packet)> {
+        let mut out = Vec::new();
+        while let Some(t) = self.b.poll_transmit() {
+            let v = self.versions.get(&t.conn).copied().unwrap_or(V4);
+            let mut d = StreamDecoder::new(v, MAX_PACKET_SIZE);
+            let mut buf = BytesMut::from(&t.payload[..]);
+            while let Some(p) = d.decode(&mut buf).unwrap() {
+                out.push((t.conn, p));
+            }
+        }
+        self.drain_events();
+        out
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(e) = self.b.poll_event() {
+            if let Event::Close { conn, .. } = e {
+                self.closed.push(conn);
+            }
+            self.events.push(e);
+        }
+    }
+
+    fn connack(&mut self, c: ConnId) -> (bool, ReasonCode) {
+        let out = self.recv();
+        match out.iter().find(|(to, _)| *to == c) {
+            Some((_, Packet::ConnAck(a))) => (a.session_present, a.reason_code),
+            other => panic!("no CONNACK: {other:?}"),
+        }
+    }
+
+    fn closed(&mut self, c: ConnId) -> bool {
+        self.drain_events();
+        self.closed.contains(&c)
+    }
+}
+
+fn connect(v: ProtocolVersion, id: &'static str, clean: bool, keep_alive: u16) -> Packet {
+    let mut c = Connect::new(v);
+    c.client_id = Utf8String::from_static(id);
+    c.clean_start = clean;
+    c.keep_alive = keep_alive;
+    Packet::Connect(Box::new(c))
+}
+
+fn con(p: &mut Packet) -> &mut Connect {
+    match p {
+        Packet::Connect(c) => c,
+        _ => panic!("not a CONNECT"),
+    }
+}
+
+use con as con_mut;
+
+fn with_will(p: &mut Packet, topic: &'static str) {
+    if let Packet::Connect(c) = p {
+        c.will = Some(LastWill {
+            topic: Utf8String::from_static(topic),
+            payload: Bytes::from_static(b"gone"),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            properties: mqtt_codec::Props::default(),
+        });
+    }
+}
+
+fn publish(topic: &'static str, qos: QoS, id: u16) -> Publish {
+    Publish::new(Utf8String::from_static(topic), Bytes::from_static(b"x")).with_qos(qos, id)
+}
+
+fn is_publish_on(p: &Packet, topic: &str) -> bool {
+    matches!(p, Packet::Publish(x) if x.topic.as_str() == topic)
+}

@@ -1,0 +1,227 @@
+//! The tokio TCP adapter: listeners, one reader and one writer task per
+//! connection, and one task that owns the [`Broker`].
+//!
+//! Each reader task decodes its own connection with a
+//! [`StreamDecoder`] (so decoding runs on every
+//! core) and hands whole packets to the broker task through
+//! [`Broker::handle_packet`]. Each writer task batches what is queued for its
+//! socket into one write. The broker task never holds anything across an
+//! `.await` but the channel receive and the sleep until the next deadline.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use mqtt_broker_core::{Broker, Config};
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:1883").await?;
+//! let broker = Broker::new(Config::default(), 42);
+//! mqtt_broker_core::tokio::serve(vec![listener], broker, std::future::pending()).await
+//! # }
+//! ```
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use mqtt_codec::{DecodeError, Packet, StreamDecoder};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use crate::{Broker, ConnId, Event};
+
+/// Largest batch of queued packets written to a socket in one call.
+const WRITE_BATCH: usize = 64 * 1024;
+
+enum Input {
+    Accepted(TcpStream),
+    Packet(ConnId, Packet),
+    Malformed(ConnId, DecodeError),
+    Lost(ConnId),
+}
+
+struct Link {
+    out: mpsc::UnboundedSender<Bytes>,
+    reader: AbortHandle,
+}
+
+/// The adapter's clock: tokio's, so that paused-clock tests control it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Runs `broker` on `listeners` until `shutdown` completes; then every
+/// connection is dropped.
+///
+/// # Errors
+/// Never today (accept errors are logged and retried); the `Result` leaves
+/// room for listener failures.
+pub async fn serve(
+    listeners: Vec<TcpListener>,
+    mut broker: Broker,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let (tx, mut rx) = mpsc::channel::<Input>(1024);
+    let mut accepts = Vec::new();
+    for l in listeners {
+        let tx = tx.clone();
+        accepts.push(tokio::spawn(accept_loop(l, tx)));
+    }
+    let max_packet = usize::try_from(broker.config().max_packet_size).unwrap_or(usize::MAX);
+    let mut links: HashMap<ConnId, Link> = HashMap::new();
+    tokio::pin!(shutdown);
+    loop {
+        while let Some(t) = broker.poll_transmit() {
+            if let Some(link) = links.get(&t.conn) {
+                // A closed writer means the connection is going away; its loss is reported.
+                let _ = link.out.send(t.payload);
+            }
+        }
+        while let Some(ev) = broker.poll_event() {
+            match ev {
+                Event::Connected {
+                    conn,
+                    client_id,
+                    version,
+                    session_present,
+                } => tracing::info!(
+                    conn = conn.0,
+                    %client_id,
+                    ?version,
+                    session_present,
+                    "client connected"
+                ),
+                Event::Close { conn, reason } => {
+                    tracing::info!(conn = conn.0, reason = reason.0, "closing connection");
+                    // Dropping the sender ends the writer after it flushed what was queued.
+                    if let Some(link) = links.remove(&conn) {
+                        link.reader.abort();
+                    }
+                }
+            }
+        }
+        let wake = broker.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            input = rx.recv() => {
+                let Some(input) = input else { break };
+                match input {
+                    Input::Accepted(stream) => {
+                        let conn = broker.open(now());
+                        let _ = stream.set_nodelay(true);
+                        let peer = stream.peer_addr().ok();
+                        tracing::debug!(conn = conn.0, ?peer, "connection accepted");
+                        let (r, w) = stream.into_split();
+                        let (out, out_rx) = mpsc::unbounded_channel();
+                        tokio::spawn(write_loop(w, out_rx));
+                        let reader = tokio::spawn(read_loop(conn, r, max_packet, tx.clone()));
+                        links.insert(conn, Link { out, reader: reader.abort_handle() });
+                    }
+                    Input::Packet(conn, p) => broker.handle_packet(now(), conn, p),
+                    Input::Malformed(conn, e) => {
+                        tracing::debug!(conn = conn.0, error = %e, "malformed input");
+                        broker.handle_decode_error(now(), conn, &e);
+                    }
+                    Input::Lost(conn) => {
+                        tracing::debug!(conn = conn.0, "connection lost");
+                        links.remove(&conn);
+                        broker.connection_lost(now(), conn);
+                    }
+                }
+            }
+            () = sleep_until(wake) => broker.handle_timeout(now()),
+            () = &mut shutdown => break,
+        }
+    }
+    for a in accepts {
+        a.abort();
+    }
+    for (_, link) in links {
+        link.reader.abort();
+    }
+    Ok(())
+}
+
+async fn sleep_until(wake: Option<tokio::time::Instant>) {
+    match wake {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn accept_loop(listener: TcpListener, tx: mpsc::Sender<Input>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                if tx.send(Input::Accepted(stream)).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn read_loop(conn: ConnId, mut r: OwnedReadHalf, max: usize, tx: mpsc::Sender<Input>) {
+    let mut decoder = StreamDecoder::detect_version(max);
+    let mut buf = BytesMut::new();
+    loop {
+        // Bounded: each iteration consumes a frame or waits for bytes.
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(p)) => {
+                    if let Packet::Connect(c) = &p {
+                        decoder.set_version(c.protocol_version);
+                    }
+                    if tx.send(Input::Packet(conn, p)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.send(Input::Malformed(conn, e)).await;
+                    return;
+                }
+            }
+        }
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(4096);
+        }
+        match r.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => {
+                let _ = tx.send(Input::Lost(conn)).await;
+                return;
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+async fn write_loop(mut w: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Bytes>) {
+    let mut batch = BytesMut::new();
+    while let Some(first) = rx.recv().await {
+        let result = if let Ok(second) = rx.try_recv() {
+            batch.extend_from_slice(&first);
+            batch.extend_from_slice(&second);
+            while batch.len() < WRITE_BATCH {
+                match rx.try_recv() {
+                    Ok(more) => batch.extend_from_slice(&more),
+                    Err(_) => break,
+                }
+            }
+            let r = w.write_all(&batch).await;
+            batch.clear();
+            r
+        } else {
+            w.write_all(&first).await
+        };
+        if result.is_err() {
+            return;
+        }
+    }
+    let _ = w.shutdown().await;
+}
