@@ -84,6 +84,16 @@ pub struct Stats {
     pub retained: usize,
 }
 
+/// Whether a client may send a packet whose first byte is `first_byte`:
+/// CONNACK, SUBACK, UNSUBACK and PINGRESP go from server to client only
+/// (MQTT 5.0 §2.1.2). Adapters that decode themselves check it before
+/// decoding, so that such a packet is a Protocol Error (0x82) whatever its
+/// content, as Mosquitto answers.
+#[must_use]
+pub fn client_may_send(first_byte: u8) -> bool {
+    !matches!(first_byte >> 4, 2 | 9 | 11 | 13)
+}
+
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) decoder: StreamDecoder,
@@ -234,6 +244,9 @@ impl Broker {
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
             };
+            if c.client.is_some() && c.buf.first().is_some_and(|&b| !client_may_send(b)) {
+                return self.handle_violation(now, conn, ReasonCode::PROTOCOL_ERROR);
+            }
             match c.decoder.decode(&mut c.buf) {
                 Ok(Some(packet)) => self.handle_packet(now, conn, packet),
                 Ok(None) => return,
@@ -259,10 +272,10 @@ impl Broker {
             Packet::Connect(connect) if !connected => self.on_connect(now, conn, *connect),
             _ if !connected => self.close(now, conn, ReasonCode::PROTOCOL_ERROR, false),
             Packet::Publish(p) => self.on_publish(now, conn, p),
-            Packet::PubAck(a) => self.on_puback(conn, a.packet_id, a.reason_code),
-            Packet::PubRec(a) => self.on_pubrec(conn, a.packet_id, a.reason_code),
+            Packet::PubAck(a) => self.on_puback(now, conn, a.packet_id, a.reason_code),
+            Packet::PubRec(a) => self.on_pubrec(now, conn, a.packet_id, a.reason_code),
             Packet::PubRel(a) => self.on_pubrel(conn, a.packet_id),
-            Packet::PubComp(a) => self.on_pubcomp(conn, a.packet_id),
+            Packet::PubComp(a) => self.on_pubcomp(now, conn, a.packet_id),
             Packet::Subscribe(s) => self.on_subscribe(now, conn, s),
             Packet::Unsubscribe(u) => self.on_unsubscribe(conn, u),
             Packet::PingReq => self.send(conn, &Packet::PingResp),
@@ -287,6 +300,17 @@ impl Broker {
             return self.close(now, conn, error.reason_code(), true);
         }
         self.protocol_error(now, conn, error.reason_code());
+    }
+
+    /// The adapter found `conn` breaking a rule before decoding (for
+    /// example a packet type only servers send, see [`client_may_send`]):
+    /// DISCONNECT with `reason` in 5.0, then close.
+    pub fn handle_violation(&mut self, now: Instant, conn: ConnId, reason: ReasonCode) {
+        if self.conns.get(&conn).is_some_and(|c| c.client.is_none()) {
+            self.stats.protocol_errors += 1;
+            return self.close(now, conn, reason, true);
+        }
+        self.protocol_error(now, conn, reason);
     }
 
     /// The network connection `conn` ended (EOF or error) without the

@@ -21,6 +21,16 @@ impl Broker {
             c.version = version;
             c.decoder.set_version(version);
         }
+        // MQTT 5.0 §1.5.4: control characters in these strings are refused
+        // (the connection is closed), as Mosquitto does.
+        let discouraged = |s: &str| mqtt_codec::has_discouraged_code_points(s);
+        if discouraged(&connect.client_id)
+            || connect.username.as_deref().is_some_and(discouraged)
+            || connect.will.as_ref().is_some_and(|w| discouraged(&w.topic))
+        {
+            self.stats.protocol_errors += 1;
+            return self.close(now, conn, ReasonCode::MALFORMED_PACKET, false);
+        }
         let mut props = mqtt_codec::Props::default();
         let client_id: Arc<str> = if connect.client_id.is_empty() {
             // MQTT 3.1.1 §3.1.3.1: an empty id needs CleanSession 1; 3.1 has no empty ids.

@@ -71,7 +71,7 @@ mod trie;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 
-pub use broker::{Broker, ConnId, Event, Stats, Transmit};
+pub use broker::{client_may_send, Broker, ConnId, Event, Stats, Transmit};
 pub use config::Config;
 pub use hooks::{AllowAll, Hooks};
 

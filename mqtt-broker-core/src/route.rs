@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use mqtt_client::session::Ack as SessionAck;
+use mqtt_client::session::{Ack as SessionAck, OutState};
 use mqtt_codec::{
     topic, Ack, Packet, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck,
     Unsubscribe,
@@ -52,6 +52,10 @@ impl Broker {
                 c.aliases_in.insert(alias, p.topic.clone());
             }
         }
+        // MQTT 5.0 §1.5.4: control characters are refused, as Mosquitto does.
+        if mqtt_codec::has_discouraged_code_points(&p.topic) {
+            return self.protocol_error(now, conn, ReasonCode::MALFORMED_PACKET);
+        }
         if topic::validate_topic_name(&p.topic).is_err() {
             return self.protocol_error(now, conn, ReasonCode::TOPIC_NAME_INVALID);
         }
@@ -85,7 +89,7 @@ impl Broker {
             }
             p.packet_id = 0;
             p.dup = false;
-            if self.route(now, Some(&id), &p) == 0 && v5 {
+            if self.route(now, Some(&id), &p) == 0 && v5 && qos == QoS::AtLeastOnce {
                 reason = ReasonCode::NO_MATCHING_SUBSCRIBERS;
             }
         } else if v5 {
@@ -106,20 +110,36 @@ impl Broker {
         }
     }
 
-    pub(crate) fn on_puback(&mut self, conn: ConnId, pid: u16, reason: ReasonCode) {
+    pub(crate) fn on_puback(&mut self, now: Instant, conn: ConnId, pid: u16, reason: ReasonCode) {
         let Some(id) = self.client_of(conn) else {
             return;
         };
+        if self.wrong_ack(&id, pid, false) {
+            return self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR);
+        }
         if let Some(client) = self.clients.get_mut(&id) {
             client.session.on_puback(pid, reason);
         }
         self.flush(&id);
     }
 
-    pub(crate) fn on_pubrec(&mut self, conn: ConnId, pid: u16, reason: ReasonCode) {
+    /// Whether the flow of `pid` is of the other QoS than the acknowledgement
+    /// (PUBACK for QoS 2, PUBREC or PUBCOMP for QoS 1; MQTT 5.0 §4.3).
+    fn wrong_ack(&self, id: &Arc<str>, pid: u16, qos2_ack: bool) -> bool {
+        let Some(state) = self.clients.get(id).and_then(|c| c.session.state(pid)) else {
+            return false;
+        };
+        let is_qos1 = matches!(state, OutState::AwaitPubAck(_));
+        is_qos1 == qos2_ack
+    }
+
+    pub(crate) fn on_pubrec(&mut self, now: Instant, conn: ConnId, pid: u16, reason: ReasonCode) {
         let Some(id) = self.client_of(conn) else {
             return;
         };
+        if self.wrong_ack(&id, pid, true) {
+            return self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR);
+        }
         let Some(client) = self.clients.get_mut(&id) else {
             return;
         };
@@ -148,10 +168,13 @@ impl Broker {
         self.send(conn, &Packet::PubComp(ack));
     }
 
-    pub(crate) fn on_pubcomp(&mut self, conn: ConnId, pid: u16) {
+    pub(crate) fn on_pubcomp(&mut self, now: Instant, conn: ConnId, pid: u16) {
         let Some(id) = self.client_of(conn) else {
             return;
         };
+        if self.wrong_ack(&id, pid, true) {
+            return self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR);
+        }
         if let Some(client) = self.clients.get_mut(&id) {
             client.session.on_pubcomp(pid);
         }

@@ -427,6 +427,46 @@ fn incoming_topic_alias_is_resolved() {
     );
 }
 
+#[test]
+fn server_only_packets_and_wrong_acks_are_protocol_errors() {
+    let mut h = Harness::new();
+    let c = h.client(V5, "c", true);
+    h.b.handle_bytes(h.now, c, &[0x90, 3, 0, 1, 0]); // SUBACK from a client
+    let out = h.recv();
+    assert!(
+        matches!(&out[0].1, Packet::Disconnect(d) if d.reason_code == ReasonCode::PROTOCOL_ERROR)
+    );
+    assert!(h.closed(c));
+
+    let s = h.client(V5, "s", true);
+    h.subscribe(s, "t", QoS::AtLeastOnce);
+    let p = h.client(V4, "p", true);
+    h.send(p, publish("t", QoS::AtLeastOnce, 1));
+    let out = h.recv();
+    let Packet::Publish(got) = &out[0].1 else {
+        panic!("{out:?}")
+    };
+    h.send(s, Packet::PubRec(Ack::new(got.packet_id))); // PUBREC for a QoS 1 message
+    assert!(h.closed(s));
+}
+
+#[test]
+fn control_characters_in_topics_and_client_ids_close_the_connection() {
+    let mut h = Harness::new();
+    let c = h.open();
+    let mut con = connect(V4, "ok", true, 0);
+    con_mut(&mut con).client_id = Utf8String::try_from("a\u{1}b").unwrap();
+    h.send(c, con);
+    assert!(h.recv().is_empty());
+    assert!(h.closed(c));
+    let p = h.client(V5, "p", true);
+    h.send(
+        p,
+        Publish::new(Utf8String::try_from("t\u{7f}").unwrap(), Bytes::new()),
+    );
+    assert!(h.closed(p));
+}
+
 // ---- helpers ----
 
 struct Harness {

@@ -23,14 +23,14 @@ use std::io;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use mqtt_codec::{DecodeError, Packet, StreamDecoder};
+use mqtt_codec::{DecodeError, Packet, ReasonCode, StreamDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
-use crate::{Broker, ConnId, Event};
+use crate::{client_may_send, Broker, ConnId, Event};
 
 /// Largest batch of queued packets written to a socket in one call.
 const WRITE_BATCH: usize = 64 * 1024;
@@ -39,6 +39,7 @@ enum Input {
     Accepted(TcpStream),
     Packet(ConnId, Packet),
     Malformed(ConnId, DecodeError),
+    Forbidden(ConnId),
     Lost(ConnId),
 }
 
@@ -123,6 +124,10 @@ pub async fn serve(
                         tracing::debug!(conn = conn.0, error = %e, "malformed input");
                         broker.handle_decode_error(now(), conn, &e);
                     }
+                    Input::Forbidden(conn) => {
+                        tracing::debug!(conn = conn.0, "packet type only a server sends");
+                        broker.handle_violation(now(), conn, ReasonCode::PROTOCOL_ERROR);
+                    }
                     Input::Lost(conn) => {
                         tracing::debug!(conn = conn.0, "connection lost");
                         links.remove(&conn);
@@ -172,6 +177,10 @@ async fn read_loop(conn: ConnId, mut r: OwnedReadHalf, max: usize, tx: mpsc::Sen
     loop {
         // Bounded: each iteration consumes a frame or waits for bytes.
         loop {
+            if decoder.version().is_some() && buf.first().is_some_and(|&b| !client_may_send(b)) {
+                let _ = tx.send(Input::Forbidden(conn)).await;
+                return;
+            }
             match decoder.decode(&mut buf) {
                 Ok(Some(p)) => {
                     if let Packet::Connect(c) = &p {
