@@ -23,9 +23,9 @@ use mqtt_codec::{
 use serde_json::Value;
 use testkit::peers::free_tcp_port;
 
-/// Cases that must pass (1,283 of 1,483 did when this was set; a little
+/// Cases that must pass (1,310 of 1,483 did, with 136 expected differences, when this was set; a little
 /// slack for timing on a loaded machine).
-const PASSING_FLOOR: usize = 1270;
+const PASSING_FLOOR: usize = 1300;
 
 const READ_TIMEOUT: Duration = Duration::from_millis(300);
 
@@ -210,16 +210,36 @@ fn run_case(port: u16, group: &str, case: &Value) -> Result<(), String> {
     }
 }
 
+/// Where m2m-broker differs from Mosquitto on purpose: returns the
+/// specification's reason, or `None` for a real failure.
+fn expected_difference(group: &str, error: &str) -> Option<&'static str> {
+    // A property that is not allowed in the packet: Mosquitto answers 0x82
+    // (Protocol Error); MQTT 5.0 §2.2.2.2 makes a packet with a property
+    // identifier that is not valid for its type a Malformed Packet, 0x81
+    // (the codec's reason, see mqtt-codec/tests/conformance_corpus.rs).
+    (group.contains("DISALLOWED PROPERTIES") && error == "recv e00182 got e00181").then_some(
+        "MQTT 5.0 §2.2.2.2: a property not valid for its packet type is a Malformed Packet (0x81)",
+    )
+}
+
 fn hex_str(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn run_file(path: &Path) -> (usize, Vec<String>, bool) {
+struct FileResult {
+    passed: usize,
+    expected: Vec<String>,
+    failed: Vec<String>,
+    alive: bool,
+}
+
+fn run_file(path: &Path) -> FileResult {
     let text = std::fs::read_to_string(path).expect("read case file");
     let groups: Value = serde_json::from_str(&text).expect("case file is JSON");
     let mut broker = Broker::start();
     let mut passed = 0;
     let mut failed = Vec::new();
+    let mut expected = Vec::new();
     for g in groups.as_array().into_iter().flatten() {
         if g["disable"].as_bool() == Some(true) {
             continue;
@@ -228,15 +248,22 @@ fn run_file(path: &Path) -> (usize, Vec<String>, bool) {
         for case in g["tests"].as_array().into_iter().flatten() {
             match run_case(broker.port, group, case) {
                 Ok(()) => passed += 1,
-                Err(e) => failed.push(format!(
-                    "{group} / {}: {e}",
-                    case["name"].as_str().unwrap_or("?")
-                )),
+                Err(e) => {
+                    let line = format!("{group} / {}: {e}", case["name"].as_str().unwrap_or("?"));
+                    match expected_difference(group, &e) {
+                        Some(why) => expected.push(format!("{line} ({why})")),
+                        None => failed.push(line),
+                    }
+                }
             }
         }
     }
-    let alive = broker.alive();
-    (passed, failed, alive)
+    FileResult {
+        passed,
+        expected,
+        failed,
+        alive: broker.alive(),
+    }
 }
 
 #[test]
@@ -259,22 +286,31 @@ fn mosquitto_broker_corpus_against_m2m_broker() {
         .into_iter()
         .map(|f| std::thread::spawn(move || (f.clone(), run_file(&f))))
         .collect();
-    let (mut passed, mut failed) = (0, 0);
+    let (mut passed, mut expected, mut failed) = (0, 0, 0);
     for h in handles {
-        let (file, (p, fails, alive)) = h.join().expect("runner thread");
+        let (file, r) = h.join().expect("runner thread");
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        assert!(alive, "m2m-broker died while replaying {name}");
-        println!("{name}: {p} passed, {} failed", fails.len());
-        for f in &fails {
+        assert!(r.alive, "m2m-broker died while replaying {name}");
+        println!(
+            "{name}: {} passed, {} expected differences, {} failed",
+            r.passed,
+            r.expected.len(),
+            r.failed.len()
+        );
+        for f in &r.expected {
+            println!("  EXPECTED DIFFERENCE {f}");
+        }
+        for f in &r.failed {
             println!("  FAIL {f}");
         }
-        passed += p;
-        failed += fails.len();
+        passed += r.passed;
+        expected += r.expected.len();
+        failed += r.failed.len();
     }
-    println!("corpus: {passed} passed, {failed} failed");
+    println!("corpus: {passed} passed, {expected} expected differences, {failed} failed");
     assert!(
         passed >= PASSING_FLOOR,
         "{passed} cases pass, fewer than the floor {PASSING_FLOOR}"

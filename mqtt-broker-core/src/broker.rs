@@ -85,13 +85,14 @@ pub struct Stats {
 }
 
 /// Whether a client may send a packet whose first byte is `first_byte`:
-/// CONNACK, SUBACK, UNSUBACK and PINGRESP go from server to client only
-/// (MQTT 5.0 §2.1.2). Adapters that decode themselves check it before
-/// decoding, so that such a packet is a Protocol Error (0x82) whatever its
-/// content, as Mosquitto answers.
+/// CONNACK, SUBACK, UNSUBACK and PINGRESP (with their required flags) go
+/// from server to client only (MQTT 5.0 §2.1.2). Adapters that decode
+/// themselves check it before decoding, so that such a packet is a Protocol
+/// Error (0x82) whatever its content, as Mosquitto answers; with wrong flags
+/// it is left to the decoder (a Malformed Packet).
 #[must_use]
 pub fn client_may_send(first_byte: u8) -> bool {
-    !matches!(first_byte >> 4, 2 | 9 | 11 | 13)
+    !matches!(first_byte, 0x20 | 0x90 | 0xb0 | 0xd0)
 }
 
 #[derive(Debug)]
@@ -277,7 +278,7 @@ impl Broker {
             Packet::PubRel(a) => self.on_pubrel(conn, a.packet_id),
             Packet::PubComp(a) => self.on_pubcomp(now, conn, a.packet_id),
             Packet::Subscribe(s) => self.on_subscribe(now, conn, s),
-            Packet::Unsubscribe(u) => self.on_unsubscribe(conn, u),
+            Packet::Unsubscribe(u) => self.on_unsubscribe(now, conn, u),
             Packet::PingReq => self.send(conn, &Packet::PingResp),
             Packet::Disconnect(d) => self.on_disconnect(now, conn, &d),
             _ => self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR),

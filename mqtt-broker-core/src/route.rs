@@ -8,8 +8,8 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use mqtt_client::session::{Ack as SessionAck, OutState};
 use mqtt_codec::{
-    topic, Ack, Packet, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck,
-    Unsubscribe,
+    has_discouraged_code_points, topic, Ack, Packet, Publish, QoS, ReasonCode, RetainHandling,
+    SubAck, Subscribe, UnsubAck, Unsubscribe,
 };
 
 use crate::broker::{Broker, ConnId};
@@ -53,7 +53,7 @@ impl Broker {
             }
         }
         // MQTT 5.0 §1.5.4: control characters are refused, as Mosquitto does.
-        if mqtt_codec::has_discouraged_code_points(&p.topic) {
+        if has_discouraged_code_points(&p.topic) {
             return self.protocol_error(now, conn, ReasonCode::MALFORMED_PACKET);
         }
         if topic::validate_topic_name(&p.topic).is_err() {
@@ -145,9 +145,10 @@ impl Broker {
         };
         match client.session.on_pubrec(pid, reason) {
             SessionAck::SendPubRel => self.send(conn, &Packet::PubRel(Ack::new(pid))),
-            SessionAck::Unknown => {
-                let a = Ack::new(pid).with_reason_code(ReasonCode::PACKET_IDENTIFIER_NOT_FOUND);
-                self.send(conn, &Packet::PubRel(a));
+            // An unknown identifier: release it anyway, as Mosquitto does,
+            // unless the PUBREC reports an error (no PUBREL then, §4.3.3).
+            SessionAck::Unknown if !reason.is_error() => {
+                self.send(conn, &Packet::PubRel(Ack::new(pid)));
             }
             _ => self.flush(&id),
         }
@@ -157,15 +158,12 @@ impl Broker {
         let Some(id) = self.client_of(conn) else {
             return;
         };
-        let known = self
-            .clients
-            .get_mut(&id)
-            .is_some_and(|c| c.session.on_pubrel(pid));
-        let mut ack = Ack::new(pid);
-        if !known {
-            ack = ack.with_reason_code(ReasonCode::PACKET_IDENTIFIER_NOT_FOUND);
+        // PUBCOMP either way (an unknown identifier was already completed,
+        // e.g. before a reconnect); Mosquitto answers success too.
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.session.on_pubrel(pid);
         }
-        self.send(conn, &Packet::PubComp(ack));
+        self.send(conn, &Packet::PubComp(Ack::new(pid)));
     }
 
     pub(crate) fn on_pubcomp(&mut self, now: Instant, conn: ConnId, pid: u16) {
@@ -185,6 +183,12 @@ impl Broker {
         let Some(id) = self.client_of(conn) else {
             return;
         };
+        if s.filters
+            .iter()
+            .any(|f| has_discouraged_code_points(&f.filter))
+        {
+            return self.protocol_error(now, conn, ReasonCode::MALFORMED_PACKET);
+        }
         let sub_id = s.properties.subscription_identifiers.first().copied();
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut retained = Vec::new();
@@ -232,10 +236,13 @@ impl Broker {
         }
     }
 
-    pub(crate) fn on_unsubscribe(&mut self, conn: ConnId, u: Unsubscribe) {
+    pub(crate) fn on_unsubscribe(&mut self, now: Instant, conn: ConnId, u: Unsubscribe) {
         let Some(id) = self.client_of(conn) else {
             return;
         };
+        if u.filters.iter().any(|f| has_discouraged_code_points(f)) {
+            return self.protocol_error(now, conn, ReasonCode::MALFORMED_PACKET);
+        }
         let codes = u
             .filters
             .iter()
