@@ -84,15 +84,20 @@ pub struct Stats {
     pub retained: usize,
 }
 
-/// Whether a client may send a packet whose first byte is `first_byte`:
-/// CONNACK, SUBACK, UNSUBACK and PINGRESP (with their required flags) go
-/// from server to client only (MQTT 5.0 §2.1.2). Adapters that decode
-/// themselves check it before decoding, so that such a packet is a Protocol
-/// Error (0x82) whatever its content, as Mosquitto answers; with wrong flags
-/// it is left to the decoder (a Malformed Packet).
+/// Whether a connected client may send a packet whose first byte is
+/// `first_byte`. Packet type 0 is reserved, CONNACK and PINGRESP go from
+/// server to client only, and so do SUBACK and UNSUBACK with their required
+/// flags; an AUTH with flags is forbidden (MQTT 5.0 §2.1.2, §2.1.3).
+/// Adapters that decode themselves check it before decoding, so that such a
+/// packet is a Protocol Error (0x82) whatever its content, as Mosquitto
+/// answers; a SUBACK or UNSUBACK with wrong flags is left to the decoder (a
+/// Malformed Packet, as Mosquitto answers too).
 #[must_use]
 pub fn client_may_send(first_byte: u8) -> bool {
-    !matches!(first_byte, 0x20 | 0x90 | 0xb0 | 0xd0)
+    !matches!(
+        (first_byte >> 4, first_byte & 0x0f),
+        (0 | 2 | 13, _) | (9 | 11, 0) | (15, 1..)
+    )
 }
 
 #[derive(Debug)]
