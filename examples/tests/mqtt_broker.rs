@@ -23,24 +23,36 @@ struct OurBroker {
 }
 
 impl OurBroker {
+    /// Starts m2m-broker on a free port; another process may take the port
+    /// between the probe and the bind, so a broker that exits is retried
+    /// (at most 5 times).
     fn start() -> Self {
-        let port = free_tcp_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_m2m-broker"))
-            .args(["-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn m2m-broker");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "m2m-broker did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        for _ in 0..5 {
+            let port = free_tcp_port();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_m2m-broker"))
+                .args(["-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn m2m-broker");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            // Bounded by the deadline.
+            loop {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok()
+                    && matches!(child.try_wait(), Ok(None))
+                {
+                    return Self { child, port };
+                }
+                if !matches!(child.try_wait(), Ok(None)) || Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
-        Self { child, port }
+        panic!("m2m-broker did not start listening in 5 attempts");
     }
 }
 

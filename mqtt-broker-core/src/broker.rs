@@ -15,6 +15,7 @@ use mqtt_codec::{
 use crate::config::Config;
 use crate::hooks::{AllowAll, Hooks};
 use crate::retain::RetainStore;
+use crate::shared::SharedSubs;
 use crate::trie::{SubEntry, Trie};
 
 /// A connection, numbered by the broker ([`Broker::open`]).
@@ -150,6 +151,7 @@ pub struct Broker {
     pub(crate) conns: HashMap<ConnId, Conn>,
     pub(crate) clients: HashMap<Arc<str>, Client>,
     pub(crate) trie: Trie,
+    pub(crate) shared: SharedSubs,
     pub(crate) retained: RetainStore,
     pub(crate) stats: Stats,
     next_conn: u64,
@@ -185,6 +187,7 @@ impl Broker {
             conns: HashMap::new(),
             clients: HashMap::new(),
             trie: Trie::default(),
+            shared: SharedSubs::default(),
             retained: RetainStore::default(),
             stats: Stats::default(),
             next_conn: 0,
@@ -207,7 +210,7 @@ impl Broker {
         Stats {
             clients_connected: self.clients.values().filter(|c| c.conn.is_some()).count(),
             sessions: self.clients.len(),
-            subscriptions: self.trie.len(),
+            subscriptions: self.trie.len() + self.shared.len(),
             retained: self.retained.len(),
             ..self.stats
         }
@@ -512,6 +515,15 @@ impl Broker {
         }
     }
 
+    /// Removes `client`'s subscription on `filter` (shared or not); returns
+    /// whether it existed.
+    pub(crate) fn remove_subscription(&mut self, filter: &str, client: &str) -> bool {
+        match mqtt_codec::topic::SharedSubscription::parse(filter) {
+            Ok(Some(s)) => self.shared.remove(s.filter, s.group, client),
+            _ => self.trie.remove(filter, client),
+        }
+    }
+
     /// Removes a session and its subscriptions; a will still waiting for its
     /// delay is published now (MQTT 5.0 §3.1.3.2.2).
     pub(crate) fn end_session(&mut self, now: Instant, id: &Arc<str>) {
@@ -519,7 +531,7 @@ impl Broker {
             return;
         };
         for filter in client.subs.keys() {
-            self.trie.remove(filter, id);
+            self.remove_subscription(filter, id);
         }
         if let Some((_, will)) = client.will_at {
             self.publish_will(now, id, will);

@@ -123,13 +123,13 @@ impl Broker {
             props.receive_maximum = Some(self.config.receive_maximum).filter(|&m| m != u16::MAX);
             props.topic_alias_maximum = Some(self.config.topic_alias_maximum).filter(|&m| m > 0);
             props.maximum_packet_size = Some(self.config.max_packet_size);
-            props.shared_subscription_available = Some(false);
             if !self.config.retain_available {
                 props.retain_available = Some(false);
             }
         }
         let connack = ConnAck {
-            session_present,
+            // MQTT 3.1 has no Session Present flag (the byte is reserved).
+            session_present: session_present && version != ProtocolVersion::V3_1,
             reason_code: ReasonCode::SUCCESS,
             properties: props,
         };

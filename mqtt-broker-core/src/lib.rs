@@ -13,7 +13,8 @@
 //! identifier rules, assigned identifiers, takeover with 0x8E, clean start
 //! and session expiry, keep-alive at 1.5 times, Server Keep Alive, an
 //! authentication hook), a subscription trie with `+`, `#` and the `$`
-//! rule, overlapping subscriptions delivered once at the highest QoS with
+//! rule, shared subscriptions (`$share/group/filter`, one member in
+//! turn, connected members first), overlapping subscriptions delivered once at the highest QoS with
 //! every subscription identifier, No Local, Retain As Published, Retain
 //! Handling, QoS 0/1/2 both ways with the session rules of
 //! [`mqtt_client::session`] (inflight window = the client's Receive Maximum,
@@ -65,6 +66,7 @@ mod connect;
 mod hooks;
 mod retain;
 mod route;
+mod shared;
 mod trie;
 
 #[cfg(feature = "tokio")]

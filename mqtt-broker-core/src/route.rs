@@ -170,7 +170,8 @@ impl Broker {
         let Some(id) = self.client_of(conn) else {
             return;
         };
-        if self.wrong_ack(&id, pid, true) {
+        let state = self.clients.get(&id).and_then(|c| c.session.state(pid));
+        if state.is_some_and(|s| !matches!(s, OutState::AwaitPubComp)) {
             return self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR);
         }
         if let Some(client) = self.clients.get_mut(&id) {
@@ -196,8 +197,6 @@ impl Broker {
             let filter = sub.filter.as_str();
             let code = if topic::validate_topic_filter(filter).is_err() {
                 ReasonCode::TOPIC_FILTER_INVALID
-            } else if filter.starts_with("$share/") {
-                ReasonCode::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED
             } else if !self.hooks.authorize_subscribe(&id, filter) {
                 ReasonCode::NOT_AUTHORIZED
             } else {
@@ -205,15 +204,21 @@ impl Broker {
                     options: sub.options,
                     id: sub_id,
                 };
-                let existed = self.trie.insert(filter, &id, entry);
+                let shared = topic::SharedSubscription::parse(filter).ok().flatten();
+                let existed = match shared {
+                    Some(s) => self.shared.insert(s.filter, s.group, &id, entry),
+                    None => self.trie.insert(filter, &id, entry),
+                };
                 if let Some(client) = self.clients.get_mut(&id) {
                     client.subs.insert(filter.into(), entry);
                 }
-                let send = match sub.options.retain_handling {
-                    RetainHandling::SendAtSubscribe => true,
-                    RetainHandling::SendAtNewSubscribe => !existed,
-                    _ => false,
-                };
+                // No retained messages for a shared subscription (MQTT 5.0 §4.8.2).
+                let send = shared.is_none()
+                    && match sub.options.retain_handling {
+                        RetainHandling::SendAtSubscribe => true,
+                        RetainHandling::SendAtNewSubscribe => !existed,
+                        _ => false,
+                    };
                 if send {
                     retained.push((filter.to_owned(), entry));
                 }
@@ -250,7 +255,7 @@ impl Broker {
                 if let Some(client) = self.clients.get_mut(&id) {
                     client.subs.remove(f.as_str());
                 }
-                if self.trie.remove(f, &id) {
+                if self.remove_subscription(f, &id) {
                     ReasonCode::SUCCESS
                 } else {
                     ReasonCode::NO_SUBSCRIPTION_EXISTED
@@ -274,6 +279,14 @@ impl Broker {
             d.ids.extend(e.id);
             d.retain_as_published |= e.options.retain_as_published;
         });
+        let clients = &self.clients;
+        let online = |c: &str| clients.get(c).is_some_and(|c| c.conn.is_some());
+        for (client, e) in self.shared.pick(&p.topic, online) {
+            let d = targets.entry(client).or_default();
+            d.qos = d.qos.max(e.options.qos);
+            d.ids.extend(e.id);
+            d.retain_as_published |= e.options.retain_as_published;
+        }
         let n = targets.len();
         // QoS 0 copies are encoded once per wire form (version, retain flag).
         let mut cache: Vec<((bool, bool), Bytes)> = Vec::new();

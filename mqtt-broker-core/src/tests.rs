@@ -467,6 +467,29 @@ fn control_characters_in_topics_and_client_ids_close_the_connection() {
     assert!(h.closed(p));
 }
 
+#[test]
+fn shared_subscription_delivers_to_one_member_in_turn_and_survives_a_member_leaving() {
+    let mut h = Harness::new();
+    let a = h.client(V5, "a", true);
+    let b = h.client(V4, "b", true);
+    h.subscribe(a, "$share/g/s/+", QoS::AtMostOnce);
+    h.subscribe(b, "$share/g/s/+", QoS::AtMostOnce);
+    let p = h.client(V4, "p", true);
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        h.send(p, publish("s/1", QoS::AtMostOnce, 0));
+        got.extend(h.recv().into_iter().map(|(c, _)| c));
+    }
+    assert_eq!(got, [a, b, a, b]);
+    h.b.connection_lost(h.now, a); // clean session: it ends, and its membership with it
+    got.clear();
+    for _ in 0..3 {
+        h.send(p, publish("s/1", QoS::AtMostOnce, 0));
+        got.extend(h.recv().into_iter().map(|(c, _)| c));
+    }
+    assert_eq!(got, [b, b, b]);
+}
+
 // ---- helpers ----
 
 struct Harness {
