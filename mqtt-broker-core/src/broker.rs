@@ -75,6 +75,11 @@ pub struct Stats {
     pub publish_sent: u64,
     /// Bytes sent.
     pub bytes_sent: u64,
+    /// Bytes received (through [`Broker::handle_bytes`] and
+    /// [`Broker::record_bytes_received`]).
+    pub bytes_received: u64,
+    /// Most clients connected at once.
+    pub clients_maximum: usize,
     /// Messages dropped: queue full, too large for the client, QoS 0 offline.
     pub dropped: u64,
     /// Connections closed for a protocol violation.
@@ -131,6 +136,7 @@ pub(crate) struct Client {
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum TimerKey {
+    Sys,
     Conn(ConnId),
     Client(Arc<str>),
 }
@@ -156,6 +162,10 @@ pub struct Broker {
     pub(crate) stats: Stats,
     next_conn: u64,
     rng: u64,
+    /// When the broker saw its first connection (uptime counts from there).
+    started: Option<Instant>,
+    /// Clients connected now.
+    pub(crate) connected: usize,
     timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -192,6 +202,8 @@ impl Broker {
             stats: Stats::default(),
             next_conn: 0,
             rng: seed | 1,
+            started: None,
+            connected: 0,
             timers: BinaryHeap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -208,7 +220,7 @@ impl Broker {
     #[must_use]
     pub fn stats(&self) -> Stats {
         Stats {
-            clients_connected: self.clients.values().filter(|c| c.conn.is_some()).count(),
+            clients_connected: self.connected,
             sessions: self.clients.len(),
             subscriptions: self.trie.len() + self.shared.len(),
             retained: self.retained.len(),
@@ -219,6 +231,12 @@ impl Broker {
     /// A new network connection arrived; it must send CONNECT within
     /// [`Config::connect_timeout_secs`].
     pub fn open(&mut self, now: Instant) -> ConnId {
+        if self.started.is_none() {
+            self.started = Some(now);
+            if self.config.sys_interval_secs > 0 {
+                self.timers.push(Reverse((now, TimerKey::Sys)));
+            }
+        }
         self.next_conn += 1;
         let id = ConnId(self.next_conn);
         let max = usize::try_from(self.config.max_packet_size).unwrap_or(usize::MAX);
@@ -247,6 +265,7 @@ impl Broker {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
+        self.stats.bytes_received += bytes.len() as u64;
         c.buf.extend_from_slice(bytes);
         // Bounded: every iteration consumes a whole frame or stops.
         loop {
@@ -291,6 +310,11 @@ impl Broker {
             Packet::Disconnect(d) => self.on_disconnect(now, conn, &d),
             _ => self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR),
         }
+    }
+
+    /// Counts bytes an adapter that decodes by itself read, for `$SYS/broker/bytes/received`.
+    pub fn record_bytes_received(&mut self, n: usize) {
+        self.stats.bytes_received += n as u64;
     }
 
     /// The adapter's decoder rejected input on `conn`: the connection gets
@@ -340,6 +364,12 @@ impl Broker {
                 break;
             };
             match key {
+                TimerKey::Sys => {
+                    let started = self.started.unwrap_or(now);
+                    if let Some(next) = self.publish_sys(now, started) {
+                        self.timers.push(Reverse((next, TimerKey::Sys)));
+                    }
+                }
                 TimerKey::Conn(id) => self.conn_timer(now, id, t),
                 TimerKey::Client(id) => self.client_timer(now, &id),
             }
@@ -488,6 +518,7 @@ impl Broker {
             return;
         }
         client.conn = None;
+        self.connected -= 1;
         let expiry = client.expiry;
         let will_msg = c.will.filter(|_| will);
         if let Some(w) = will_msg {

@@ -31,6 +31,9 @@ pub struct Config {
     pub allow_anonymous: bool,
     /// Whether retained messages are kept (Retain Available, §3.2.2.3.5). Default `true`.
     pub retain_available: bool,
+    /// Seconds between two publications of the `$SYS/broker/...` topics;
+    /// 0 turns them off. Default 10, as Mosquitto.
+    pub sys_interval_secs: u32,
 }
 
 impl Default for Config {
@@ -44,6 +47,7 @@ impl Default for Config {
             connect_timeout_secs: 10,
             allow_anonymous: true,
             retain_available: true,
+            sys_interval_secs: 10,
         }
     }
 }

@@ -134,6 +134,8 @@ impl Broker {
             properties: props,
         };
         self.send(conn, &Packet::ConnAck(connack));
+        self.connected += 1;
+        self.stats.clients_maximum = self.stats.clients_maximum.max(self.connected);
         self.push_event(Event::Connected {
             conn,
             client_id: client_id.clone(),

@@ -21,7 +21,8 @@
 //! queue limit, DUP redelivery, exactly-once incoming QoS 2), retained
 //! messages with expiry, wills with Will Delay, incoming topic aliases,
 //! Maximum Packet Size both ways, UNSUBSCRIBE, DISCONNECT (0x04 with will),
-//! and server DISCONNECT with reason codes.
+//! server DISCONNECT with reason codes, and the `$SYS/broker/...`
+//! statistics of Mosquitto (clients cannot publish to `$` topics).
 //!
 //! # Example: a QoS 1 message from one client to another
 //! ```
@@ -67,6 +68,7 @@ mod hooks;
 mod retain;
 mod route;
 mod shared;
+mod sys;
 mod trie;
 
 #[cfg(feature = "tokio")]

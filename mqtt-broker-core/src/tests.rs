@@ -490,6 +490,22 @@ fn shared_subscription_delivers_to_one_member_in_turn_and_survives_a_member_leav
     assert_eq!(got, [b, b, b]);
 }
 
+#[test]
+fn sys_topics_are_published_retained_every_interval() {
+    let mut h = Harness::new();
+    let s = h.client(V4, "s", true);
+    h.subscribe(s, "$SYS/broker/clients/connected", QoS::AtMostOnce);
+    h.advance(Duration::from_secs(10));
+    let out = h.recv();
+    assert!(matches!(&out[..], [(_, Packet::Publish(p))] if &p.payload[..] == b"1"));
+    let t = h.client(V5, "t", true);
+    h.subscribe(t, "$SYS/broker/version", QoS::AtMostOnce); // retained: sent at once
+    assert_eq!(h.b.stats().clients_maximum, 2);
+    h.advance(Duration::from_secs(10));
+    assert_eq!(h.recv().len(), 2);
+    assert_eq!(h.b.stats().retained, 13);
+}
+
 // ---- helpers ----
 
 struct Harness {

@@ -37,7 +37,7 @@ const WRITE_BATCH: usize = 64 * 1024;
 
 enum Input {
     Accepted(TcpStream),
-    Packet(ConnId, Packet),
+    Packet(ConnId, Packet, usize),
     Malformed(ConnId, DecodeError),
     Forbidden(ConnId),
     Lost(ConnId),
@@ -119,7 +119,10 @@ pub async fn serve(
                         let reader = tokio::spawn(read_loop(conn, r, max_packet, tx.clone()));
                         links.insert(conn, Link { out, reader: reader.abort_handle() });
                     }
-                    Input::Packet(conn, p) => broker.handle_packet(now(), conn, p),
+                    Input::Packet(conn, p, size) => {
+                        broker.record_bytes_received(size);
+                        broker.handle_packet(now(), conn, p);
+                    }
                     Input::Malformed(conn, e) => {
                         tracing::debug!(conn = conn.0, error = %e, "malformed input");
                         broker.handle_decode_error(now(), conn, &e);
@@ -181,12 +184,14 @@ async fn read_loop(conn: ConnId, mut r: OwnedReadHalf, max: usize, tx: mpsc::Sen
                 let _ = tx.send(Input::Forbidden(conn)).await;
                 return;
             }
+            let before = buf.len();
             match decoder.decode(&mut buf) {
                 Ok(Some(p)) => {
+                    let size = before - buf.len();
                     if let Packet::Connect(c) = &p {
                         decoder.set_version(c.protocol_version);
                     }
-                    if tx.send(Input::Packet(conn, p)).await.is_err() {
+                    if tx.send(Input::Packet(conn, p, size)).await.is_err() {
                         return;
                     }
                 }

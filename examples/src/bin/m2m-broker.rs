@@ -19,6 +19,7 @@
 //! max_keep_alive = 0             # seconds; 0 accepts any keep-alive
 //! connect_timeout = 10           # seconds to send CONNECT
 //! retain_available = true
+//! sys_interval = 10              # seconds between $SYS/broker/... updates; 0 turns them off
 //!
 //! [[listener]]                   # repeatable; default: 127.0.0.1 and ::1 on port 1883
 //! bind = "0.0.0.0:1883"
@@ -61,6 +62,7 @@ struct FileConfig {
     max_keep_alive: Option<u16>,
     connect_timeout: Option<u16>,
     retain_available: Option<bool>,
+    sys_interval: Option<u32>,
     #[serde(default)]
     listener: Vec<ListenerConfig>,
 }
@@ -95,6 +97,9 @@ impl FileConfig {
         }
         if let Some(v) = self.retain_available {
             c.retain_available = v;
+        }
+        if let Some(v) = self.sys_interval {
+            c.sys_interval_secs = v;
         }
         c
     }
