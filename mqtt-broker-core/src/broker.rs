@@ -352,6 +352,17 @@ impl Broker {
         self.drop_conn(now, conn, true);
     }
 
+    /// The broker is shutting down: every connection gets DISCONNECT 0x8B
+    /// (Server shutting down) in 5.0 and is closed; wills are not published.
+    /// Sessions stay in memory (they are not persisted yet).
+    pub fn shutdown(&mut self, now: Instant) {
+        let mut conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        conns.sort_unstable();
+        for conn in conns {
+            self.close(now, conn, ReasonCode::SERVER_SHUTTING_DOWN, false);
+        }
+    }
+
     /// Deadlines passed: keep-alive and CONNECT timeouts, delayed wills,
     /// session expiry.
     pub fn handle_timeout(&mut self, now: Instant) {

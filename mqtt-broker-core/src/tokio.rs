@@ -46,7 +46,11 @@ enum Input {
 struct Link {
     out: mpsc::UnboundedSender<Bytes>,
     reader: AbortHandle,
+    writer: tokio::task::JoinHandle<()>,
 }
+
+/// How long a graceful shutdown waits for the last writes.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The adapter's clock: tokio's, so that paused-clock tests control it.
 fn now() -> Instant {
@@ -54,7 +58,8 @@ fn now() -> Instant {
 }
 
 /// Runs `broker` on `listeners` until `shutdown` completes; then every
-/// connection is dropped.
+/// connection gets DISCONNECT 0x8B (in 5.0) and is closed, waiting at most
+/// two seconds for the last writes.
 ///
 /// # Errors
 /// Never today (accept errors are logged and retried); the `Result` leaves
@@ -115,9 +120,9 @@ pub async fn serve(
                         tracing::debug!(conn = conn.0, ?peer, "connection accepted");
                         let (r, w) = stream.into_split();
                         let (out, out_rx) = mpsc::unbounded_channel();
-                        tokio::spawn(write_loop(w, out_rx));
+                        let writer = tokio::spawn(write_loop(w, out_rx));
                         let reader = tokio::spawn(read_loop(conn, r, max_packet, tx.clone()));
-                        links.insert(conn, Link { out, reader: reader.abort_handle() });
+                        links.insert(conn, Link { out, reader: reader.abort_handle(), writer });
                     }
                     Input::Packet(conn, p, size) => {
                         broker.record_bytes_received(size);
@@ -145,9 +150,25 @@ pub async fn serve(
     for a in accepts {
         a.abort();
     }
+    // Graceful: DISCONNECT 0x8B to 5.0 clients, flushed before the sockets close.
+    broker.shutdown(now());
+    while let Some(t) = broker.poll_transmit() {
+        if let Some(link) = links.get(&t.conn) {
+            let _ = link.out.send(t.payload);
+        }
+    }
+    let mut writers = Vec::new();
     for (_, link) in links {
         link.reader.abort();
+        drop(link.out);
+        writers.push(link.writer);
     }
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        for w in writers {
+            let _ = w.await;
+        }
+    })
+    .await;
     Ok(())
 }
 
