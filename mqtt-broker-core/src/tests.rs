@@ -506,6 +506,95 @@ fn sys_topics_are_published_retained_every_interval() {
     assert_eq!(h.b.stats().retained, 13);
 }
 
+/// A QoS 2 message to a persistent subscriber, with the connection lost
+/// after each step of the flow: after the reconnect the broker resumes at
+/// the right step (PUBLISH with DUP, or PUBREL) and the flow completes with
+/// one message delivered.
+#[test]
+fn outgoing_qos2_survives_a_disconnect_at_every_step() {
+    for break_after in 0..3 {
+        let mut h = Harness::new();
+        let s = h.open();
+        let mut c = connect(V5, "s", false, 0);
+        con(&mut c).properties.session_expiry_interval = Some(60);
+        h.send(s, c);
+        h.recv();
+        h.subscribe(s, "t", QoS::ExactlyOnce);
+        let p = h.client(V4, "p", true);
+        h.send(p, publish("t", QoS::ExactlyOnce, 1));
+        h.send(p, Packet::PubRel(Ack::new(1)));
+        let out = h.recv();
+        let Some(Packet::Publish(first)) = out.iter().find(|(c, _)| *c == s).map(|(_, p)| p) else {
+            panic!("{out:?}")
+        };
+        let id = first.packet_id;
+        if break_after >= 1 {
+            h.send(s, Packet::PubRec(Ack::new(id)));
+            assert!(matches!(h.recv()[0].1, Packet::PubRel(_)));
+        }
+        if break_after >= 2 {
+            h.send(s, Packet::PubComp(Ack::new(id)));
+            h.recv();
+        }
+        h.b.connection_lost(h.now, s);
+        let s2 = h.open();
+        let mut c = connect(V5, "s", false, 0);
+        con(&mut c).properties.session_expiry_interval = Some(60);
+        h.send(s2, c);
+        let out = h.recv();
+        // Bounded: at most 3 steps remain.
+        for (_, pk) in out.iter().skip(1) {
+            match pk {
+                Packet::Publish(x) => {
+                    assert!(x.dup && x.packet_id == id);
+                    // The client already had it (method B keeps the id): not a new message.
+                    h.send(s2, Packet::PubRec(Ack::new(id)));
+                    assert!(matches!(h.recv()[0].1, Packet::PubRel(_)));
+                    h.send(s2, Packet::PubComp(Ack::new(id)));
+                }
+                Packet::PubRel(a) => h.send(s2, Packet::PubComp(Ack::new(a.packet_id))),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(matches!(&out[0].1, Packet::ConnAck(a) if a.session_present));
+        // Something is resumed unless the flow had completed.
+        assert_eq!(out.len() == 1, break_after == 2, "{out:?}");
+        assert!(
+            h.b.clients["s"].session.is_idle(),
+            "break after step {break_after}"
+        );
+        assert!(h
+            .recv()
+            .iter()
+            .all(|(_, p)| !matches!(p, Packet::Publish(_))));
+    }
+}
+
+/// A QoS 2 message from a publisher whose connection is lost before PUBREL:
+/// the PUBLISH sent again with DUP is not routed a second time, because the
+/// PUBREC state survives the reconnect.
+#[test]
+fn incoming_qos2_is_routed_once_across_a_reconnect() {
+    let mut h = Harness::new();
+    let s = h.client(V4, "s", true);
+    h.subscribe(s, "t", QoS::AtMostOnce);
+    let p = h.client(V4, "p", false);
+    h.send(p, publish("t", QoS::ExactlyOnce, 9));
+    assert_eq!(h.recv().iter().filter(|(c, _)| *c == s).count(), 1);
+    h.b.connection_lost(h.now, p);
+    let p2 = h.open();
+    h.send(p2, connect(V4, "p", false, 0));
+    h.recv();
+    let mut again = publish("t", QoS::ExactlyOnce, 9);
+    again.dup = true;
+    h.send(p2, again);
+    let out = h.recv();
+    assert!(out.iter().all(|(c, _)| *c == p2), "routed twice: {out:?}");
+    h.send(p2, Packet::PubRel(Ack::new(9)));
+    assert!(matches!(h.recv()[0].1, Packet::PubComp(_)));
+    assert!(h.b.clients["p"].session.is_idle());
+}
+
 // ---- helpers ----
 
 struct Harness {
