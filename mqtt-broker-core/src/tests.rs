@@ -672,6 +672,65 @@ proptest::proptest! {
     }
 }
 
+struct Strict;
+
+impl crate::Hooks for Strict {
+    fn authenticate(
+        &mut self,
+        _: &str,
+        username: Option<&str>,
+        password: Option<&[u8]>,
+    ) -> ReasonCode {
+        if username == Some("u") && password == Some(&b"pw"[..]) {
+            ReasonCode::SUCCESS
+        } else {
+            ReasonCode::BAD_USER_NAME_OR_PASSWORD
+        }
+    }
+    fn authorize_publish(&mut self, _: &str, topic: &str, _: QoS, _: bool) -> bool {
+        !topic.starts_with("secret")
+    }
+    fn authorize_subscribe(&mut self, _: &str, filter: &str) -> bool {
+        !filter.starts_with("secret")
+    }
+}
+
+#[test]
+fn hooks_decide_authentication_publish_and_subscribe() {
+    let mut h = Harness::new();
+    h.b = Broker::with_hooks(Config::default(), 1, Box::new(Strict));
+    let c = h.open();
+    h.send(c, connect(V5, "x", true, 0));
+    assert_eq!(h.connack(c), (false, ReasonCode::BAD_USER_NAME_OR_PASSWORD));
+    assert!(h.closed(c));
+    let c4 = h.open();
+    h.send(c4, connect(V4, "x", true, 0));
+    assert_eq!(h.connack(c4), (false, ReasonCode(4)));
+
+    let c = h.open();
+    let mut con = connect(V5, "x", true, 0);
+    con_mut(&mut con).username = Some(Utf8String::from_static("u"));
+    con_mut(&mut con).password = Some(Bytes::from_static(b"pw"));
+    h.send(c, con);
+    assert_eq!(h.connack(c), (false, ReasonCode::SUCCESS));
+    let subs = ["secret/#", "open/#"]
+        .map(|f| Subscription::new(Utf8String::from_static(f), QoS::AtLeastOnce));
+    h.send(c, Packet::Subscribe(Subscribe::new(3, subs.to_vec())));
+    let out = h.recv();
+    let Packet::SubAck(a) = &out[0].1 else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        a.reason_codes,
+        [ReasonCode::NOT_AUTHORIZED, ReasonCode::GRANTED_QOS_1]
+    );
+    h.send(c, publish("secret/x", QoS::AtLeastOnce, 4));
+    let out = h.recv();
+    assert!(
+        matches!(&out[..], [(_, Packet::PubAck(a))] if a.reason_code == ReasonCode::NOT_AUTHORIZED)
+    );
+}
+
 // ---- helpers ----
 
 struct Harness {
