@@ -299,3 +299,84 @@ fn mosquitto_retained_and_will_through_m2m_broker() {
     let _ = doomed.child.wait();
     assert_eq!(sub.wait_for("gone"), "will/doomed gone");
 }
+
+/// Two paho-mqtt clients in one process: a subscriber on `paho/#` at QoS 2
+/// and a publisher sending QoS 0, 1 and 2 (in 5.0 with properties). Prints
+/// one line per message received, then "done".
+const PAHO: &str = r#"
+import sys, threading
+import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+from paho.mqtt.packettypes import PacketTypes
+version, port = sys.argv[1], int(sys.argv[2])
+proto = mqtt.MQTTv5 if version == "5" else mqtt.MQTTv311
+subscribed, got = threading.Event(), []
+all_in = threading.Event()
+def on_subscribe(client, userdata, mid, rcs, props):
+    subscribed.set()
+def on_message(client, userdata, msg):
+    line = f"{msg.topic} {msg.qos} {msg.payload.decode()}"
+    p = msg.properties
+    if proto == mqtt.MQTTv5 and hasattr(p, "ContentType"):
+        line += f" {p.ContentType} {p.ResponseTopic} {p.CorrelationData.decode()} {dict(p.UserProperty)}"
+    got.append(line)
+    if len(got) == 3:
+        all_in.set()
+sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="paho-sub-" + version, protocol=proto)
+sub.on_subscribe, sub.on_message = on_subscribe, on_message
+sub.connect("127.0.0.1", port)
+sub.loop_start()
+sub.subscribe("paho/#", qos=2)
+assert subscribed.wait(10), "no SUBACK"
+pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="paho-pub-" + version, protocol=proto)
+pub.connect("127.0.0.1", port)
+pub.loop_start()
+for qos in (0, 1, 2):
+    props = None
+    if proto == mqtt.MQTTv5:
+        props = Properties(PacketTypes.PUBLISH)
+        props.ContentType = "text/plain"
+        props.ResponseTopic = "paho/reply"
+        props.CorrelationData = b"abc"
+        props.UserProperty = [("from", "paho")]
+    pub.publish(f"paho/q{qos}", f"m{qos}".encode(), qos=qos, properties=props).wait_for_publish(10)
+assert all_in.wait(10), f"only {got}"
+for line in sorted(got):
+    print(line, flush=True)
+print("done", flush=True)
+pub.disconnect(); sub.disconnect(); pub.loop_stop(); sub.loop_stop()
+"#;
+
+#[test]
+fn paho_clients_through_m2m_broker_311_and_5() {
+    let Some(python) = testkit::peers::python_with(&["paho.mqtt.client"])
+        .or_else(|| missing("python3 with paho-mqtt (PyPI paho-mqtt 2.x)"))
+    else {
+        return;
+    };
+    let b = OurBroker::start();
+    for version in ["4", "5"] {
+        let out = Command::new(&python)
+            .args(["-c", PAHO, version, &b.port.to_string()])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run python");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "paho {version}: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines: Vec<&str> = stdout.lines().collect();
+        let props = if version == "5" {
+            " text/plain paho/reply abc {'from': 'paho'}"
+        } else {
+            ""
+        };
+        let want: Vec<String> = (0..3)
+            .map(|q| format!("paho/q{q} {q} m{q}{props}"))
+            .chain(["done".to_owned()])
+            .collect();
+        assert_eq!(lines, want, "paho {version}");
+    }
+}
