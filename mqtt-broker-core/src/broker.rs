@@ -132,6 +132,8 @@ pub(crate) struct Client {
     pub(crate) will_at: Option<(Instant, LastWill)>,
     /// The client's Maximum Packet Size.
     pub(crate) max_packet: u32,
+    /// When queued messages with a Message Expiry Interval expire, by packet id.
+    pub(crate) expires: HashMap<u16, Instant>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -99,6 +99,7 @@ impl Broker {
                 expires_at: None,
                 will_at: None,
                 max_packet,
+                expires: HashMap::new(),
             });
         client.session.set_window(window);
         client.conn = Some(conn);
@@ -143,12 +144,12 @@ impl Broker {
             session_present,
         });
         if session_present {
-            self.resume(conn, &client_id);
+            self.resume(now, conn, &client_id);
         }
     }
 
     /// Sends again what the session had in flight (MQTT 5.0 §4.4), then what waited.
-    fn resume(&mut self, conn: ConnId, id: &Arc<str>) {
+    fn resume(&mut self, now: Instant, conn: ConnId, id: &Arc<str>) {
         let Some(client) = self.clients.get(id) else {
             return;
         };
@@ -159,7 +160,7 @@ impl Broker {
                 _ => {}
             }
         }
-        self.flush(id);
+        self.flush(now, id);
     }
 
     /// Refuses a CONNECT with `reason` (mapped to a 3.1.1 return code by the codec).

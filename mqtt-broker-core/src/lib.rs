@@ -19,7 +19,7 @@
 //! Handling, QoS 0/1/2 both ways with the session rules of
 //! [`mqtt_client::session`] (inflight window = the client's Receive Maximum,
 //! queue limit, DUP redelivery, exactly-once incoming QoS 2), retained
-//! messages with expiry, wills with Will Delay, incoming topic aliases,
+//! messages, Message Expiry for retained and queued messages, wills with Will Delay, incoming topic aliases,
 //! Maximum Packet Size both ways, UNSUBSCRIBE, DISCONNECT (0x04 with will),
 //! server DISCONNECT with reason codes, and the `$SYS/broker/...`
 //! statistics of Mosquitto (clients cannot publish to `$` topics).

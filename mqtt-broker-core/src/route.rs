@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use mqtt_client::session::{Ack as SessionAck, OutState};
@@ -120,7 +120,7 @@ impl Broker {
         if let Some(client) = self.clients.get_mut(&id) {
             client.session.on_puback(pid, reason);
         }
-        self.flush(&id);
+        self.flush(now, &id);
     }
 
     /// Whether the flow of `pid` is of the other QoS than the acknowledgement
@@ -150,7 +150,7 @@ impl Broker {
             SessionAck::Unknown if !reason.is_error() => {
                 self.send(conn, &Packet::PubRel(Ack::new(pid)));
             }
-            _ => self.flush(&id),
+            _ => self.flush(now, &id),
         }
     }
 
@@ -177,7 +177,7 @@ impl Broker {
         if let Some(client) = self.clients.get_mut(&id) {
             client.session.on_pubcomp(pid);
         }
-        self.flush(&id);
+        self.flush(now, &id);
     }
 
     pub(crate) fn on_subscribe(&mut self, now: Instant, conn: ConnId, s: Subscribe) {
@@ -236,7 +236,7 @@ impl Broker {
                     ids: entry.id.into_iter().collect(),
                     retain_as_published: true,
                 };
-                self.deliver(&id, &p, &d, None);
+                self.deliver(now, &id, &p, &d, None);
             }
         }
     }
@@ -268,7 +268,7 @@ impl Broker {
     /// Delivers `p` to every matching subscriber, once per client at the
     /// highest matching QoS with all matching subscription identifiers
     /// (MQTT 5.0 §3.3.4). Returns the number of clients matched.
-    pub(crate) fn route(&mut self, _now: Instant, from: Option<&Arc<str>>, p: &Publish) -> usize {
+    pub(crate) fn route(&mut self, now: Instant, from: Option<&Arc<str>>, p: &Publish) -> usize {
         let mut targets: HashMap<Arc<str>, Delivery> = HashMap::new();
         self.trie.for_each_match(&p.topic, |client, e| {
             if e.options.no_local && from.is_some_and(|f| f == client) {
@@ -291,13 +291,14 @@ impl Broker {
         // QoS 0 copies are encoded once per wire form (version, retain flag).
         let mut cache: Vec<((bool, bool), Bytes)> = Vec::new();
         for (client, d) in targets {
-            self.deliver(&client, p, &d, Some(&mut cache));
+            self.deliver(now, &client, p, &d, Some(&mut cache));
         }
         n
     }
 
     fn deliver(
         &mut self,
+        now: Instant,
         id: &Arc<str>,
         p: &Publish,
         d: &Delivery,
@@ -358,17 +359,28 @@ impl Broker {
             return;
         }
         let waiting = client.session.queued_len();
-        if waiting >= self.config.max_queued_messages || client.session.enqueue(out).is_err() {
+        let expiry = out.properties.message_expiry_interval;
+        if waiting >= self.config.max_queued_messages {
             self.stats.dropped += 1;
             return;
         }
+        let Ok(pid) = client.session.enqueue(out) else {
+            self.stats.dropped += 1;
+            return;
+        };
+        if let Some(secs) = expiry {
+            let at = now + Duration::from_secs(u64::from(secs));
+            client.expires.insert(pid, at);
+        }
         if client.conn.is_some() {
-            self.flush(id);
+            self.flush(now, id);
         }
     }
 
-    /// Sends what the client's inflight window has room for.
-    pub(crate) fn flush(&mut self, id: &Arc<str>) {
+    /// Sends what the client's inflight window has room for. A message whose
+    /// Message Expiry Interval passed while it waited is dropped; the others
+    /// carry the time left (MQTT 5.0 §3.3.2.3.3).
+    pub(crate) fn flush(&mut self, now: Instant, id: &Arc<str>) {
         let Some(client) = self.clients.get_mut(id) else {
             return;
         };
@@ -376,7 +388,25 @@ impl Broker {
             return;
         };
         let mut out = Vec::new();
-        while let Some(p) = client.session.next_to_send() {
+        // Bounded: each turn takes a message off the queue.
+        while let Some(mut p) = client.session.next_to_send() {
+            if let Some(at) = client.expires.remove(&p.packet_id) {
+                if at <= now {
+                    // Never sent: end its flow here.
+                    let pid = p.packet_id;
+                    if p.qos == QoS::ExactlyOnce {
+                        client.session.on_pubrec(pid, ReasonCode::SUCCESS);
+                        client.session.on_pubcomp(pid);
+                    } else {
+                        client.session.on_puback(pid, ReasonCode::SUCCESS);
+                    }
+                    self.stats.dropped += 1;
+                    continue;
+                }
+                let left = at.saturating_duration_since(now).as_secs();
+                p.properties.message_expiry_interval =
+                    Some(u32::try_from(left).unwrap_or(u32::MAX).max(1));
+            }
             out.push(p);
         }
         for p in out {

@@ -731,6 +731,35 @@ fn hooks_decide_authentication_publish_and_subscribe() {
     );
 }
 
+#[test]
+fn queued_messages_expire_and_carry_the_time_left() {
+    let mut h = Harness::new();
+    let s = h.client(V4, "s", false);
+    h.subscribe(s, "t", QoS::AtLeastOnce);
+    h.b.connection_lost(h.now, s);
+    let p = h.client(V5, "p", true);
+    for (n, expiry) in [(1u8, Some(5)), (2, Some(100)), (3, None)] {
+        let mut m = publish("t", QoS::AtLeastOnce, u16::from(n));
+        m.payload = Bytes::copy_from_slice(&[n]);
+        m.properties.message_expiry_interval = expiry;
+        h.send(p, m);
+    }
+    h.recv();
+    h.advance(Duration::from_secs(10));
+    let s2 = h.open();
+    h.send(s2, connect(V5, "s", false, 0));
+    let got: Vec<(u8, Option<u32>)> = h
+        .recv()
+        .into_iter()
+        .filter_map(|(_, pk)| match pk {
+            Packet::Publish(x) => Some((x.payload[0], x.properties.message_expiry_interval)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, [(2, Some(90)), (3, None)]);
+    assert_eq!(h.b.stats().dropped, 1);
+}
+
 // ---- helpers ----
 
 struct Harness {
