@@ -9,20 +9,30 @@
 //! `tokio` feature adds [`tokio`](mod@crate::tokio), a TCP adapter, and the
 //! `m2m-broker` binary of the workspace's `examples` runs it.
 //!
-//! What it does today: CONNECT/CONNACK for 3.1, 3.1.1 and 5.0 (client
-//! identifier rules, assigned identifiers, takeover with 0x8E, clean start
-//! and session expiry, keep-alive at 1.5 times, Server Keep Alive, an
-//! authentication hook), a subscription trie with `+`, `#` and the `$`
-//! rule, shared subscriptions (`$share/group/filter`, one member in
-//! turn, connected members first), overlapping subscriptions delivered once at the highest QoS with
-//! every subscription identifier, No Local, Retain As Published, Retain
-//! Handling, QoS 0/1/2 both ways with the session rules of
-//! [`mqtt_client::session`] (inflight window = the client's Receive Maximum,
-//! queue limit, DUP redelivery, exactly-once incoming QoS 2), retained
-//! messages, Message Expiry for retained and queued messages, wills with Will Delay, incoming topic aliases,
-//! Maximum Packet Size both ways, UNSUBSCRIBE, DISCONNECT (0x04 with will),
-//! server DISCONNECT with reason codes, and the `$SYS/broker/...`
-//! statistics of Mosquitto (clients cannot publish to `$` topics).
+//! What it does today:
+//! - CONNECT/CONNACK for 3.1, 3.1.1 and 5.0: client identifier rules,
+//!   assigned identifiers, takeover (0x8E), clean start and session expiry,
+//!   keep-alive enforced at 1.5 times, Server Keep Alive, a CONNECT timeout,
+//!   authentication and authorisation hooks ([`Hooks`]).
+//! - A subscription trie with `+`, `#` and the `$` rule; shared subscriptions
+//!   (`$share/group/filter`, one member in turn, connected members first);
+//!   overlapping subscriptions delivered once at the highest QoS with every
+//!   subscription identifier; No Local, Retain As Published, Retain
+//!   Handling; UNSUBSCRIBE.
+//! - QoS 0/1/2 both ways with the session rules of [`mqtt_client::session`]
+//!   (inflight window = the client's Receive Maximum, a queue limit with
+//!   counted drops, DUP redelivery, exactly-once incoming QoS 2 across
+//!   reconnects).
+//! - Retained messages; Message Expiry for retained and queued messages;
+//!   wills with Will Delay and DISCONNECT 0x04; incoming topic aliases;
+//!   Maximum Packet Size both ways; server DISCONNECT with reason codes and
+//!   a graceful shutdown (0x8B).
+//! - The `$SYS/broker/...` statistics of Mosquitto; clients cannot publish
+//!   to `$` topics.
+//!
+//! Not yet: enhanced authentication (AUTH is refused with 0x8C), outgoing
+//! topic aliases, Response Information, persistence, bridging, TLS and
+//! WebSocket listeners, `$SYS/broker/load/...`.
 //!
 //! # Example: a QoS 1 message from one client to another
 //! ```

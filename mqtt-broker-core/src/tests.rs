@@ -760,6 +760,32 @@ fn queued_messages_expire_and_carry_the_time_left() {
     assert_eq!(h.b.stats().dropped, 1);
 }
 
+#[test]
+fn oversize_packet_gets_0x95_and_a_slow_sender_is_cut_by_keep_alive() {
+    let mut h = Harness::new();
+    let c = h.open();
+    h.send(c, connect(V5, "big", true, 0));
+    h.recv();
+    // A PUBLISH announcing 2 MiB, above the default 1 MiB maximum.
+    h.b.handle_bytes(h.now, c, &[0x30, 0x80, 0x80, 0x80, 0x01]);
+    let out = h.recv();
+    assert!(
+        matches!(&out[0].1, Packet::Disconnect(d) if d.reason_code == ReasonCode::PACKET_TOO_LARGE)
+    );
+    assert!(h.closed(c));
+
+    // Half a packet, then nothing: only whole packets count as activity.
+    let c = h.open();
+    h.send(c, connect(V4, "slow", true, 2));
+    h.recv();
+    h.b.handle_bytes(h.now, c, &[0x30, 10, 0]);
+    h.advance(Duration::from_millis(2_900));
+    h.b.handle_bytes(h.now, c, &[3]);
+    assert!(!h.closed(c));
+    h.advance(Duration::from_millis(200));
+    assert!(h.closed(c));
+}
+
 // ---- helpers ----
 
 struct Harness {
