@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use mqtt_codec::{DecodeError, Packet, ReasonCode, StreamDecoder};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -195,7 +195,7 @@ async fn accept_loop(listener: TcpListener, tx: mpsc::Sender<Input>) {
     }
 }
 
-async fn read_loop(conn: ConnId, mut r: OwnedReadHalf, max: usize, tx: mpsc::Sender<Input>) {
+async fn read_loop(conn: ConnId, r: OwnedReadHalf, max: usize, tx: mpsc::Sender<Input>) {
     let mut decoder = StreamDecoder::detect_version(max);
     let mut buf = BytesMut::new();
     loop {
@@ -223,15 +223,29 @@ async fn read_loop(conn: ConnId, mut r: OwnedReadHalf, max: usize, tx: mpsc::Sen
                 }
             }
         }
+        // An idle connection holds no read buffer: wait for readability
+        // first, and give the buffer back once every byte was consumed.
+        if buf.is_empty() {
+            buf = BytesMut::new();
+        }
+        if r.readable().await.is_err() {
+            let _ = tx.send(Input::Lost(conn)).await;
+            return;
+        }
         if buf.capacity() - buf.len() < 1024 {
             buf.reserve(4096);
         }
-        match r.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => {
+        match r.try_read_buf(&mut buf) {
+            Ok(0) => {
                 let _ = tx.send(Input::Lost(conn)).await;
                 return;
             }
             Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => {
+                let _ = tx.send(Input::Lost(conn)).await;
+                return;
+            }
         }
     }
 }
