@@ -17,9 +17,11 @@
 //! # }
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -27,7 +29,7 @@ use mqtt_codec::{DecodeError, Packet, ReasonCode, StreamDecoder};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::task::AbortHandle;
 
 use crate::{client_may_send, Broker, ConnId, Event};
@@ -43,8 +45,50 @@ enum Input {
     Lost(ConnId),
 }
 
+/// What the broker task queued for one connection's writer. Smaller than a
+/// channel while idle: an empty queue allocates nothing.
+#[derive(Default)]
+struct Outbox {
+    queue: Mutex<VecDeque<Bytes>>,
+    closed: AtomicBool,
+    notify: Notify,
+}
+
+impl Outbox {
+    fn push(&self, bytes: Bytes) {
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_back(bytes);
+        self.notify.notify_one();
+    }
+
+    /// The writer ends once everything queued before is written.
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// Everything queued (at most about [`WRITE_BATCH`] bytes), and whether
+    /// the outbox is closed.
+    fn take(&self, batch: &mut VecDeque<Bytes>) -> bool {
+        let closed = self.closed.load(Ordering::Acquire);
+        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut size = 0;
+        while size < WRITE_BATCH {
+            let Some(b) = q.pop_front() else { break };
+            size += b.len();
+            batch.push_back(b);
+        }
+        if q.is_empty() && q.capacity() > 64 {
+            q.shrink_to_fit();
+        }
+        closed && q.is_empty()
+    }
+}
+
 struct Link {
-    out: mpsc::UnboundedSender<Bytes>,
+    out: Arc<Outbox>,
     reader: AbortHandle,
     writer: tokio::task::JoinHandle<()>,
 }
@@ -82,7 +126,7 @@ pub async fn serve(
         while let Some(t) = broker.poll_transmit() {
             if let Some(link) = links.get(&t.conn) {
                 // A closed writer means the connection is going away; its loss is reported.
-                let _ = link.out.send(t.payload);
+                link.out.push(t.payload);
             }
         }
         while let Some(ev) = broker.poll_event() {
@@ -101,9 +145,10 @@ pub async fn serve(
                 ),
                 Event::Close { conn, reason } => {
                     tracing::info!(conn = conn.0, reason = reason.0, "closing connection");
-                    // Dropping the sender ends the writer after it flushed what was queued.
+                    // The writer ends after it flushed what was queued.
                     if let Some(link) = links.remove(&conn) {
                         link.reader.abort();
+                        link.out.close();
                     }
                 }
             }
@@ -119,8 +164,8 @@ pub async fn serve(
                         let peer = stream.peer_addr().ok();
                         tracing::debug!(conn = conn.0, ?peer, "connection accepted");
                         let (r, w) = stream.into_split();
-                        let (out, out_rx) = mpsc::unbounded_channel();
-                        let writer = tokio::spawn(write_loop(w, out_rx));
+                        let out = Arc::new(Outbox::default());
+                        let writer = tokio::spawn(write_loop(w, out.clone()));
                         let reader = tokio::spawn(read_loop(conn, r, max_packet, tx.clone()));
                         links.insert(conn, Link { out, reader: reader.abort_handle(), writer });
                     }
@@ -138,7 +183,9 @@ pub async fn serve(
                     }
                     Input::Lost(conn) => {
                         tracing::debug!(conn = conn.0, "connection lost");
-                        links.remove(&conn);
+                        if let Some(link) = links.remove(&conn) {
+                            link.out.close();
+                        }
                         broker.connection_lost(now(), conn);
                     }
                 }
@@ -154,13 +201,13 @@ pub async fn serve(
     broker.shutdown(now());
     while let Some(t) = broker.poll_transmit() {
         if let Some(link) = links.get(&t.conn) {
-            let _ = link.out.send(t.payload);
+            link.out.push(t.payload);
         }
     }
     let mut writers = Vec::new();
     for (_, link) in links {
         link.reader.abort();
-        drop(link.out);
+        link.out.close();
         writers.push(link.writer);
     }
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
@@ -250,23 +297,31 @@ async fn read_loop(conn: ConnId, r: OwnedReadHalf, max: usize, tx: mpsc::Sender<
     }
 }
 
-async fn write_loop(mut w: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Bytes>) {
+async fn write_loop(mut w: OwnedWriteHalf, out: Arc<Outbox>) {
+    let mut items = VecDeque::new();
     let mut batch = BytesMut::new();
-    while let Some(first) = rx.recv().await {
-        let result = if let Ok(second) = rx.try_recv() {
-            batch.extend_from_slice(&first);
-            batch.extend_from_slice(&second);
-            while batch.len() < WRITE_BATCH {
-                match rx.try_recv() {
-                    Ok(more) => batch.extend_from_slice(&more),
-                    Err(_) => break,
-                }
+    loop {
+        let done = out.take(&mut items);
+        let result = match items.len() {
+            0 if done => break,
+            0 => {
+                // Idle: hold no buffer while waiting.
+                items = VecDeque::new();
+                out.notify.notified().await;
+                continue;
             }
-            let r = w.write_all(&batch).await;
-            batch.clear();
-            r
-        } else {
-            w.write_all(&first).await
+            1 => {
+                let one = items.pop_front().unwrap_or_default();
+                w.write_all(&one).await
+            }
+            _ => {
+                for b in items.drain(..) {
+                    batch.extend_from_slice(&b);
+                }
+                let r = w.write_all(&batch).await;
+                batch = BytesMut::new();
+                r
+            }
         };
         if result.is_err() {
             return;
