@@ -786,6 +786,102 @@ fn oversize_packet_gets_0x95_and_a_slow_sender_is_cut_by_keep_alive() {
     assert!(h.closed(c));
 }
 
+#[test]
+fn server_keep_alive_replaces_a_longer_or_zero_keep_alive_in_v5() {
+    let mut h = Harness::new();
+    let cfg = Config {
+        max_keep_alive: Some(30),
+        ..Config::default()
+    };
+    h.b = Broker::new(cfg, 1);
+    let c = h.open();
+    h.send(c, connect(V5, "k", true, 0));
+    let out = h.recv();
+    let Packet::ConnAck(a) = &out[0].1 else {
+        panic!("{out:?}")
+    };
+    assert_eq!(a.properties.server_keep_alive, Some(30));
+    h.advance(Duration::from_secs(44));
+    assert!(!h.closed(c));
+    h.advance(Duration::from_secs(2));
+    assert!(h.closed(c));
+}
+
+#[test]
+fn messages_too_large_for_a_client_are_dropped_for_it_only() {
+    let mut h = Harness::new();
+    let small = h.open();
+    let mut c = connect(V5, "small", true, 0);
+    con(&mut c).properties.maximum_packet_size = Some(20);
+    h.send(small, c);
+    h.recv();
+    h.subscribe(small, "t", QoS::AtLeastOnce);
+    let big = h.client(V5, "big", true);
+    h.subscribe(big, "t", QoS::AtLeastOnce);
+    let p = h.client(V4, "p", true);
+    let mut m = publish("t", QoS::AtLeastOnce, 1);
+    m.payload = Bytes::from_static(&[7; 64]);
+    h.send(p, m);
+    let out = h.recv();
+    let to: Vec<ConnId> = out
+        .iter()
+        .filter(|(_, pk)| matches!(pk, Packet::Publish(_)))
+        .map(|(c, _)| *c)
+        .collect();
+    assert_eq!(to, [big]);
+    assert_eq!(h.b.stats().dropped, 1);
+}
+
+#[test]
+fn topic_alias_above_the_maximum_is_0x94() {
+    let mut h = Harness::new();
+    let p = h.client(V5, "p", true);
+    let mut m = publish("t", QoS::AtMostOnce, 0);
+    m.properties.topic_alias = Some(11);
+    h.send(p, m);
+    let out = h.recv();
+    assert!(
+        matches!(&out[0].1, Packet::Disconnect(d) if d.reason_code == ReasonCode::TOPIC_ALIAS_INVALID)
+    );
+}
+
+#[test]
+fn retain_handling_retain_as_published_and_subscription_identifiers() {
+    let mut h = Harness::new();
+    let p = h.client(V5, "p", true);
+    h.send(p, publish("r", QoS::AtMostOnce, 0).with_retain(true));
+    let s = h.client(V5, "s", true);
+    let sub = |rh, rap| {
+        let mut x = Subscription::new(Utf8String::from_static("r"), QoS::AtMostOnce);
+        x.options.retain_handling = rh;
+        x.options.retain_as_published = rap;
+        let mut s = Subscribe::new(1, vec![x]);
+        s.properties.subscription_identifiers = vec![42];
+        Packet::Subscribe(s)
+    };
+    use mqtt_codec::RetainHandling as Rh;
+    let retained = |h: &mut Harness| {
+        h.recv()
+            .iter()
+            .filter(|(_, p)| matches!(p, Packet::Publish(_)))
+            .count()
+    };
+    h.send(s, sub(Rh::SendAtNewSubscribe, false));
+    assert_eq!(retained(&mut h), 1);
+    h.send(s, sub(Rh::SendAtNewSubscribe, false)); // exists now
+    assert_eq!(retained(&mut h), 0);
+    h.send(s, sub(Rh::DoNotSend, true));
+    assert_eq!(retained(&mut h), 0);
+    // A live retained message keeps its flag under Retain As Published, with the identifier.
+    h.send(p, publish("r", QoS::AtMostOnce, 0).with_retain(true));
+    let out = h.recv();
+    let Packet::Publish(x) = &out[0].1 else {
+        panic!("{out:?}")
+    };
+    assert!(x.retain);
+    assert_eq!(x.properties.subscription_identifiers, [42]);
+}
+
 // ---- helpers ----
 
 struct Harness {
