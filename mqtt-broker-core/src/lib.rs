@@ -74,6 +74,7 @@
 mod broker;
 mod config;
 mod connect;
+mod event;
 mod hooks;
 mod retain;
 mod route;
