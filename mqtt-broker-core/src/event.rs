@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use mqtt_codec::{ProtocolVersion, ReasonCode};
 
-/// A connection, numbered by the broker ([`Broker::open`]).
+/// A connection, numbered by the broker ([`Broker::open`](crate::Broker::open)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
 
@@ -62,8 +62,8 @@ pub struct Stats {
     pub publish_sent: u64,
     /// Bytes sent.
     pub bytes_sent: u64,
-    /// Bytes received (through [`Broker::handle_bytes`] and
-    /// [`Broker::record_bytes_received`]).
+    /// Bytes received (through [`Broker::handle_bytes`](crate::Broker::handle_bytes) and
+    /// [`Broker::record_bytes_received`](crate::Broker::record_bytes_received)).
     pub bytes_received: u64,
     /// Most clients connected at once.
     pub clients_maximum: usize,
