@@ -47,6 +47,8 @@ pub(crate) struct Conn {
     armed: Option<Instant>,
     pub(crate) will: Option<LastWill>,
     pub(crate) aliases_in: HashMap<u16, Utf8String>,
+    /// A CONNECT in the middle of its AUTH exchange.
+    pub(crate) pending_auth: Option<Box<crate::auth::PendingAuth>>,
 }
 
 #[derive(Debug)]
@@ -183,6 +185,7 @@ impl Broker {
                 armed: None,
                 will: None,
                 aliases_in: HashMap::new(),
+                pending_auth: None,
             },
         );
         let secs = u64::from(self.config.connect_timeout_secs);
@@ -228,7 +231,10 @@ impl Broker {
         }
         let connected = c.client.is_some();
         match packet {
-            Packet::Connect(connect) if !connected => self.on_connect(now, conn, *connect),
+            Packet::Connect(connect) if !connected && c.pending_auth.is_none() => {
+                self.on_connect(now, conn, *connect);
+            }
+            Packet::Auth(a) => self.on_auth(now, conn, a),
             _ if !connected => self.close(now, conn, ReasonCode::PROTOCOL_ERROR, false),
             Packet::Publish(p) => self.on_publish(now, conn, p),
             Packet::PubAck(a) => self.on_puback(now, conn, a.packet_id, a.reason_code),

@@ -11,7 +11,9 @@ use mqtt_codec::{
     Utf8String,
 };
 
+use crate::auth::PendingAuth;
 use crate::broker::{Broker, Client, ConnId, Event};
+use crate::hooks::AuthStep;
 
 impl Broker {
     pub(crate) fn on_connect(&mut self, now: Instant, conn: ConnId, connect: Connect) {
@@ -45,10 +47,50 @@ impl Broker {
         } else {
             Arc::from(connect.client_id.as_str())
         };
-        if v5 && connect.properties.authentication_method.is_some() {
-            // Enhanced authentication is not offered (MQTT 5.0 §4.12).
-            return self.refuse(now, conn, ReasonCode::BAD_AUTHENTICATION_METHOD);
+        if v5 {
+            if let Some(method) = connect.properties.authentication_method.clone() {
+                // Enhanced authentication (MQTT 5.0 §4.12), through the hook.
+                let data = connect.properties.authentication_data.clone();
+                let step = self.hooks.auth(&client_id, &method, data.as_deref());
+                match step {
+                    AuthStep::Success(data) => {
+                        props.authentication_method = Some(method);
+                        props.authentication_data = data;
+                    }
+                    AuthStep::Continue(data) => {
+                        let pending = PendingAuth {
+                            connect,
+                            client_id,
+                            props,
+                        };
+                        if let Some(c) = self.conns.get_mut(&conn) {
+                            c.pending_auth = Some(Box::new(pending));
+                        }
+                        return self.send_auth(
+                            conn,
+                            ReasonCode::CONTINUE_AUTHENTICATION,
+                            method,
+                            data,
+                        );
+                    }
+                    AuthStep::Refuse(code) => return self.refuse(now, conn, code),
+                }
+            }
         }
+        self.finish_connect(now, conn, connect, client_id, props);
+    }
+
+    /// The rest of CONNECT once enhanced authentication (if any) succeeded.
+    pub(crate) fn finish_connect(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        connect: Connect,
+        client_id: Arc<str>,
+        mut props: mqtt_codec::Props,
+    ) {
+        let version = connect.protocol_version;
+        let v5 = version.is_v5();
         if connect.username.is_none() && !self.config.allow_anonymous {
             return self.refuse(now, conn, ReasonCode::NOT_AUTHORIZED);
         }
@@ -164,7 +206,7 @@ impl Broker {
     }
 
     /// Refuses a CONNECT with `reason` (mapped to a 3.1.1 return code by the codec).
-    fn refuse(&mut self, now: Instant, conn: ConnId, reason: ReasonCode) {
+    pub(crate) fn refuse(&mut self, now: Instant, conn: ConnId, reason: ReasonCode) {
         let connack = ConnAck {
             session_present: false,
             reason_code: reason,

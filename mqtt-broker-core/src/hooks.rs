@@ -1,7 +1,22 @@
 //! Authentication and authorisation hooks, so that password files and ACLs
 //! plug in without touching the engine.
 
+use bytes::Bytes;
 use mqtt_codec::{QoS, ReasonCode};
+
+/// The answer of [`Hooks::auth`] to one step of enhanced authentication
+/// (MQTT 5.0 §4.12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthStep {
+    /// Authenticated: CONNACK (or AUTH 0x00 when re-authenticating), with
+    /// this Authentication Data.
+    Success(Option<Bytes>),
+    /// Another round: AUTH 0x18 (Continue authentication) with this data.
+    Continue(Option<Bytes>),
+    /// Refused with this reason code (CONNACK, or DISCONNECT when re-authenticating).
+    Refuse(ReasonCode),
+}
 
 /// What the broker asks the application about clients. Every method has a
 /// permissive default.
@@ -17,6 +32,14 @@ pub trait Hooks: Send {
     ) -> ReasonCode {
         let _ = (client_id, username, password);
         ReasonCode::SUCCESS
+    }
+
+    /// One step of enhanced authentication with `method` and the client's
+    /// Authentication Data. By default no method is known: 0x8C (Bad
+    /// authentication method).
+    fn auth(&mut self, client_id: &str, method: &str, data: Option<&[u8]>) -> AuthStep {
+        let _ = (client_id, method, data);
+        AuthStep::Refuse(ReasonCode::BAD_AUTHENTICATION_METHOD)
     }
 
     /// May `client_id` publish on `topic`? A refusal answers PUBACK/PUBREC

@@ -13,7 +13,9 @@
 //! - CONNECT/CONNACK for 3.1, 3.1.1 and 5.0: client identifier rules,
 //!   assigned identifiers, takeover (0x8E), clean start and session expiry,
 //!   keep-alive enforced at 1.5 times, Server Keep Alive, a CONNECT timeout,
-//!   authentication and authorisation hooks ([`Hooks`]).
+//!   authentication and authorisation hooks ([`Hooks`]), enhanced
+//!   authentication (AUTH exchanges and re-authentication) through
+//!   [`Hooks::auth`].
 //! - A subscription trie with `+`, `#` and the `$` rule; shared subscriptions
 //!   (`$share/group/filter`, one member in turn, connected members first);
 //!   overlapping subscriptions delivered once at the highest QoS with every
@@ -30,7 +32,7 @@
 //! - The `$SYS/broker/...` statistics of Mosquitto; clients cannot publish
 //!   to `$` topics.
 //!
-//! Not yet: enhanced authentication (AUTH is refused with 0x8C), outgoing
+//! Not yet: outgoing
 //! topic aliases, Response Information, persistence, bridging, TLS and
 //! WebSocket listeners, `$SYS/broker/load/...`.
 //!
@@ -71,6 +73,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod auth;
 mod broker;
 mod config;
 mod connect;
@@ -88,7 +91,7 @@ pub mod tokio;
 
 pub use broker::{client_may_send, Broker, ConnId, Event, Stats, Transmit};
 pub use config::Config;
-pub use hooks::{AllowAll, Hooks};
+pub use hooks::{AllowAll, AuthStep, Hooks};
 
 #[cfg(test)]
 mod tests;

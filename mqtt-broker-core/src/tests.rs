@@ -882,6 +882,84 @@ fn retain_handling_retain_as_published_and_subscription_identifiers() {
     assert_eq!(x.properties.subscription_identifiers, [42]);
 }
 
+struct TwoRounds;
+
+impl crate::Hooks for TwoRounds {
+    fn auth(&mut self, _: &str, method: &str, data: Option<&[u8]>) -> crate::AuthStep {
+        match (method, data) {
+            ("demo", Some(b"hello")) => {
+                crate::AuthStep::Continue(Some(Bytes::from_static(b"challenge")))
+            }
+            ("demo", Some(b"response")) => {
+                crate::AuthStep::Success(Some(Bytes::from_static(b"ok")))
+            }
+            _ => crate::AuthStep::Refuse(ReasonCode::NOT_AUTHORIZED),
+        }
+    }
+}
+
+fn auth_packet(reason: ReasonCode, data: &'static [u8]) -> Packet {
+    let mut a = mqtt_codec::Auth {
+        reason_code: reason,
+        ..mqtt_codec::Auth::default()
+    };
+    a.properties.authentication_method = Some(Utf8String::from_static("demo"));
+    a.properties.authentication_data = Some(Bytes::from_static(data));
+    Packet::Auth(a)
+}
+
+#[test]
+fn enhanced_authentication_runs_through_the_hook() {
+    // Without a hook that knows the method: 0x8C.
+    let mut h = Harness::new();
+    let c = h.open();
+    let mut con = connect(V5, "e", true, 0);
+    con_mut(&mut con).properties.authentication_method = Some(Utf8String::from_static("demo"));
+    h.send(c, con.clone());
+    assert_eq!(h.connack(c), (false, ReasonCode::BAD_AUTHENTICATION_METHOD));
+
+    let mut h = Harness::new();
+    h.b = Broker::with_hooks(Config::default(), 1, Box::new(TwoRounds));
+    let c = h.open();
+    con_mut(&mut con).properties.authentication_data = Some(Bytes::from_static(b"hello"));
+    h.send(c, con);
+    let out = h.recv();
+    assert!(
+        matches!(&out[..], [(_, Packet::Auth(a))] if a.reason_code == ReasonCode::CONTINUE_AUTHENTICATION
+        && a.properties.authentication_data.as_deref() == Some(&b"challenge"[..]))
+    );
+    h.send(c, Packet::PingReq); // not before the exchange ends
+    assert!(h.closed(c));
+
+    let c = h.open();
+    let mut con = connect(V5, "e", true, 0);
+    con_mut(&mut con).properties.authentication_method = Some(Utf8String::from_static("demo"));
+    con_mut(&mut con).properties.authentication_data = Some(Bytes::from_static(b"hello"));
+    h.send(c, con);
+    h.recv();
+    h.send(
+        c,
+        auth_packet(ReasonCode::CONTINUE_AUTHENTICATION, b"response"),
+    );
+    let out = h.recv();
+    let Packet::ConnAck(a) = &out[0].1 else {
+        panic!("{out:?}")
+    };
+    assert_eq!(a.reason_code, ReasonCode::SUCCESS);
+    assert_eq!(
+        a.properties.authentication_data.as_deref(),
+        Some(&b"ok"[..])
+    );
+
+    // Re-authentication of the connected client.
+    h.send(c, auth_packet(ReasonCode::RE_AUTHENTICATE, b"response"));
+    assert!(matches!(&h.recv()[0].1, Packet::Auth(a) if a.reason_code == ReasonCode::SUCCESS));
+    h.send(c, auth_packet(ReasonCode::RE_AUTHENTICATE, b"wrong"));
+    assert!(
+        matches!(&h.recv()[0].1, Packet::Disconnect(d) if d.reason_code == ReasonCode::NOT_AUTHORIZED)
+    );
+}
+
 // ---- helpers ----
 
 struct Harness {
