@@ -1,0 +1,186 @@
+//! `m2m-broker`: an MQTT 3.1, 3.1.1 and 5.0 broker on `mqtt-broker-core`,
+//! with the flags of mosquitto.
+//!
+//! ```text
+//! $ m2m-broker                    # loopback only, port 1883 (as mosquitto 2 without a config)
+//! $ m2m-broker -p 1884 -v
+//! $ m2m-broker -c m2m-broker.toml
+//! ```
+//!
+//! The configuration file is TOML; every key is optional and the defaults
+//! are those below:
+//!
+//! ```toml
+//! allow_anonymous = true
+//! max_packet_size = 1048576      # bytes, announced to 5.0 clients
+//! receive_maximum = 20           # QoS 2 messages awaiting PUBREL per client
+//! topic_alias_maximum = 10
+//! max_queued_messages = 1000     # per client, beyond its inflight window
+//! max_keep_alive = 0             # seconds; 0 accepts any keep-alive
+//! connect_timeout = 10           # seconds to send CONNECT
+//! retain_available = true
+//! sys_interval = 10              # seconds between $SYS/broker/... updates; 0 turns them off
+//!
+//! [[listener]]                   # repeatable; default: 127.0.0.1 and ::1 on port 1883
+//! bind = "0.0.0.0:1883"
+//! [[listener]]
+//! bind = "[::]:1883"
+//! ```
+
+use std::hash::{BuildHasher as _, Hasher as _};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use mqtt_broker_core::{Broker, Config};
+use serde::Deserialize;
+
+/// Run an MQTT broker (3.1, 3.1.1 and 5.0 clients on one broker).
+#[derive(Parser, Debug)]
+#[command(name = "m2m-broker", version)]
+struct Cli {
+    /// TOML configuration file (see the binary's docs for the keys).
+    #[arg(short = 'c', long = "config-file")]
+    config: Option<std::path::PathBuf>,
+    /// Listen on this port on the loopback addresses (127.0.0.1 and ::1),
+    /// instead of the configured listeners. May be repeated.
+    #[arg(short = 'p', long = "port")]
+    ports: Vec<u16>,
+    /// Verbose logging (info; repeat for debug). `RUST_LOG` overrides it.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    allow_anonymous: Option<bool>,
+    max_packet_size: Option<u32>,
+    receive_maximum: Option<u16>,
+    topic_alias_maximum: Option<u16>,
+    max_queued_messages: Option<usize>,
+    max_keep_alive: Option<u16>,
+    connect_timeout: Option<u16>,
+    retain_available: Option<bool>,
+    sys_interval: Option<u32>,
+    #[serde(default)]
+    listener: Vec<ListenerConfig>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ListenerConfig {
+    bind: SocketAddr,
+}
+
+impl FileConfig {
+    fn broker_config(&self) -> Config {
+        let mut c = Config::default();
+        if let Some(v) = self.allow_anonymous {
+            c.allow_anonymous = v;
+        }
+        if let Some(v) = self.max_packet_size {
+            c.max_packet_size = v;
+        }
+        if let Some(v) = self.receive_maximum {
+            c.receive_maximum = v.max(1);
+        }
+        if let Some(v) = self.topic_alias_maximum {
+            c.topic_alias_maximum = v;
+        }
+        if let Some(v) = self.max_queued_messages {
+            c.max_queued_messages = v;
+        }
+        c.max_keep_alive = self.max_keep_alive.filter(|&k| k > 0);
+        if let Some(v) = self.connect_timeout {
+            c.connect_timeout_secs = v;
+        }
+        if let Some(v) = self.retain_available {
+            c.retain_available = v;
+        }
+        if let Some(v) = self.sys_interval {
+            c.sys_interval_secs = v;
+        }
+        c
+    }
+}
+
+fn loopback(port: u16) -> [SocketAddr; 2] {
+    [
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)),
+    ]
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    m2m_examples::init_logging(match cli.verbose {
+        0 => 4,
+        1 => 6,
+        _ => 7,
+    });
+    let file = match &cli.config {
+        Some(path) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("m2m-broker: cannot read {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+            };
+            match toml::from_str::<FileConfig>(&text) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("m2m-broker: {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        None => FileConfig::default(),
+    };
+    let addrs: Vec<SocketAddr> = if !cli.ports.is_empty() {
+        cli.ports.iter().flat_map(|&p| loopback(p)).collect()
+    } else if !file.listener.is_empty() {
+        file.listener.iter().map(|l| l.bind).collect()
+    } else {
+        loopback(1883).to_vec()
+    };
+    let mut listeners = Vec::new();
+    for addr in addrs {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => {
+                tracing::info!(%addr, "listening");
+                listeners.push(l);
+            }
+            // An IPv6 loopback may be missing; IPv4 alone is enough.
+            Err(e) if addr.is_ipv6() && cli.config.is_none() => {
+                tracing::warn!(%addr, error = %e, "cannot listen");
+            }
+            Err(e) => {
+                eprintln!("m2m-broker: cannot listen on {addr}: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    if listeners.is_empty() {
+        eprintln!("m2m-broker: no listener");
+        return ExitCode::from(1);
+    }
+    // The adapter seeds the engine from the OS (hash keys are random per process).
+    let seed = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let broker = Broker::new(file.broker_config(), seed);
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    };
+    match mqtt_broker_core::tokio::serve(listeners, broker, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("m2m-broker: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! PUBLISH in both directions, SUBSCRIBE, UNSUBSCRIBE and delivery
+//! (MQTT 5.0 §3.3–§3.11, §4.3, §4.7, §4.8).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use mqtt_client::session::{Ack as SessionAck, OutState};
+use mqtt_codec::{
+    has_discouraged_code_points, topic, Ack, Packet, Publish, QoS, ReasonCode, RetainHandling,
+    SubAck, Subscribe, UnsubAck, Unsubscribe,
+};
+
+use crate::broker::{Broker, ConnId};
+use crate::trie::SubEntry;
+
+/// How one client receives one message: the highest QoS of its matching
+/// subscriptions, their identifiers, and whether one keeps the retain flag.
+#[derive(Debug, Default)]
+struct Delivery {
+    qos: QoS,
+    ids: Vec<u32>,
+    retain_as_published: bool,
+}
+
+impl Broker {
+    fn client_of(&self, conn: ConnId) -> Option<Arc<str>> {
+        self.conns.get(&conn).and_then(|c| c.client.clone())
+    }
+
+    pub(crate) fn on_publish(&mut self, now: Instant, conn: ConnId, mut p: Publish) {
+        self.stats.publish_received += 1;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let Some(id) = c.client.clone() else {
+            return;
+        };
+        let v5 = c.version.is_v5();
+        // Topic aliases from the client (MQTT 5.0 §3.3.2.3.4).
+        if let Some(alias) = p.properties.topic_alias.take() {
+            if alias == 0 || alias > self.config.topic_alias_maximum {
+                return self.protocol_error(now, conn, ReasonCode::TOPIC_ALIAS_INVALID);
+            }
+            if p.topic.is_empty() {
+                match c.aliases_in.get(&alias) {
+                    Some(t) => p.topic = t.clone(),
+                    None => return self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR),
+                }
+            } else {
+                c.aliases_in.insert(alias, p.topic.clone());
+            }
+        }
+        // MQTT 5.0 §1.5.4: control characters are refused, as Mosquitto does.
+        if has_discouraged_code_points(&p.topic) {
+            return self.protocol_error(now, conn, ReasonCode::MALFORMED_PACKET);
+        }
+        if topic::validate_topic_name(&p.topic).is_err() {
+            return self.protocol_error(now, conn, ReasonCode::TOPIC_NAME_INVALID);
+        }
+        if p.retain && !self.config.retain_available && v5 {
+            return self.protocol_error(now, conn, ReasonCode::RETAIN_NOT_SUPPORTED);
+        }
+        // Clients cannot publish to `$` topics such as `$SYS` (MQTT 5.0 §4.7.2).
+        let allowed = !p.topic.starts_with('$')
+            && self.hooks.authorize_publish(&id, &p.topic, p.qos, p.retain);
+        let pid = p.packet_id;
+        let qos = p.qos;
+        if qos == QoS::ExactlyOnce {
+            let Some(client) = self.clients.get_mut(&id) else {
+                return;
+            };
+            let first = client.session.on_incoming_qos2(pid);
+            let waiting = client.session.incoming_qos2().count();
+            if first && waiting > usize::from(self.config.receive_maximum) {
+                client.session.on_pubrel(pid);
+                return self.protocol_error(now, conn, ReasonCode::RECEIVE_MAXIMUM_EXCEEDED);
+            }
+            if !first {
+                // A duplicate before PUBREL: answer, do not deliver again (§4.3.3).
+                return self.send(conn, &Packet::PubRec(Ack::new(pid)));
+            }
+        }
+        let mut reason = ReasonCode::SUCCESS;
+        if allowed {
+            if p.retain && self.config.retain_available {
+                self.retained.store(now, &p);
+            }
+            p.packet_id = 0;
+            p.dup = false;
+            if self.route(now, Some(&id), &p) == 0 && v5 && qos == QoS::AtLeastOnce {
+                reason = ReasonCode::NO_MATCHING_SUBSCRIBERS;
+            }
+        } else if v5 {
+            reason = ReasonCode::NOT_AUTHORIZED;
+        }
+        let ack = Ack::new(pid).with_reason_code(reason);
+        match qos {
+            QoS::AtLeastOnce => self.send(conn, &Packet::PubAck(ack)),
+            QoS::ExactlyOnce => {
+                if reason.is_error() {
+                    if let Some(client) = self.clients.get_mut(&id) {
+                        client.session.on_pubrel(pid);
+                    }
+                }
+                self.send(conn, &Packet::PubRec(ack));
+            }
+            _ => {}
+        }
+    }
+
+    pub(crate) fn on_puback(&mut self, now: Instant, conn: ConnId, pid: u16, reason: ReasonCode) {
+        let Some(id) = self.client_of(conn) else {
+            return;
+        };
+        if self.wrong_ack(&id, pid, false) {
+            return self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR);
+        }
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.session.on_puback(pid, reason);
+        }
+        self.flush(now, &id);
+    }
+
+    /// Whether the flow of `pid` is of the other QoS than the acknowledgement
+    /// (PUBACK for QoS 2, PUBREC or PUBCOMP for QoS 1; MQTT 5.0 §4.3).
+    fn wrong_ack(&self, id: &Arc<str>, pid: u16, qos2_ack: bool) -> bool {
+        let Some(state) = self.clients.get(id).and_then(|c| c.session.state(pid)) else {
+            return false;
+        };
+        let is_qos1 = matches!(state, OutState::AwaitPubAck(_));
+        is_qos1 == qos2_ack
+    }
+
+    pub(crate) fn on_pubrec(&mut self, now: Instant, conn: ConnId, pid: u16, reason: ReasonCode) {
+        let Some(id) = self.client_of(conn) else {
+            return;
+        };
+        if self.wrong_ack(&id, pid, true) {
+            return self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR);
+        }
+        let Some(client) = self.clients.get_mut(&id) else {
+            return;
+        };
+        match client.session.on_pubrec(pid, reason) {
+            SessionAck::SendPubRel => self.send(conn, &Packet::PubRel(Ack::new(pid))),
+            // An unknown identifier: release it anyway, as Mosquitto does,
+            // unless the PUBREC reports an error (no PUBREL then, §4.3.3).
+            SessionAck::Unknown if !reason.is_error() => {
+                self.send(conn, &Packet::PubRel(Ack::new(pid)));
+            }
+            _ => self.flush(now, &id),
+        }
+    }
+
+    pub(crate) fn on_pubrel(&mut self, conn: ConnId, pid: u16) {
+        let Some(id) = self.client_of(conn) else {
+            return;
+        };
+        // PUBCOMP either way (an unknown identifier was already completed,
+        // e.g. before a reconnect); Mosquitto answers success too.
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.session.on_pubrel(pid);
+        }
+        self.send(conn, &Packet::PubComp(Ack::new(pid)));
+    }
+
+    pub(crate) fn on_pubcomp(&mut self, now: Instant, conn: ConnId, pid: u16) {
+        let Some(id) = self.client_of(conn) else {
+            return;
+        };
+        let state = self.clients.get(&id).and_then(|c| c.session.state(pid));
+        if state.is_some_and(|s| !matches!(s, OutState::AwaitPubComp)) {
+            return self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR);
+        }
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.session.on_pubcomp(pid);
+        }
+        self.flush(now, &id);
+    }
+
+    pub(crate) fn on_subscribe(&mut self, now: Instant, conn: ConnId, s: Subscribe) {
+        let Some(id) = self.client_of(conn) else {
+            return;
+        };
+        if s.filters
+            .iter()
+            .any(|f| has_discouraged_code_points(&f.filter))
+        {
+            return self.protocol_error(now, conn, ReasonCode::MALFORMED_PACKET);
+        }
+        let sub_id = s.properties.subscription_identifiers.first().copied();
+        let mut codes = Vec::with_capacity(s.filters.len());
+        let mut retained = Vec::new();
+        for sub in &s.filters {
+            let filter = sub.filter.as_str();
+            let code = if topic::validate_topic_filter(filter).is_err() {
+                ReasonCode::TOPIC_FILTER_INVALID
+            } else if !self.hooks.authorize_subscribe(&id, filter) {
+                ReasonCode::NOT_AUTHORIZED
+            } else {
+                let entry = SubEntry {
+                    options: sub.options,
+                    id: sub_id,
+                };
+                let shared = topic::SharedSubscription::parse(filter).ok().flatten();
+                let existed = match shared {
+                    Some(s) => self.shared.insert(s.filter, s.group, &id, entry),
+                    None => self.trie.insert(filter, &id, entry),
+                };
+                if let Some(client) = self.clients.get_mut(&id) {
+                    client.subs.insert(filter.into(), entry);
+                }
+                // No retained messages for a shared subscription (MQTT 5.0 §4.8.2).
+                let send = shared.is_none()
+                    && match sub.options.retain_handling {
+                        RetainHandling::SendAtSubscribe => true,
+                        RetainHandling::SendAtNewSubscribe => !existed,
+                        _ => false,
+                    };
+                if send {
+                    retained.push((filter.to_owned(), entry));
+                }
+                ReasonCode(sub.options.qos.as_u8())
+            };
+            // Before 5.0 the codec writes any error as 0x80.
+            codes.push(code);
+        }
+        self.send(conn, &Packet::SubAck(SubAck::new(s.packet_id, codes)));
+        // Retained messages follow the SUBACK, with the retain flag (§3.3.1.3).
+        for (filter, entry) in retained {
+            for p in self.retained.matching(now, &filter) {
+                let d = Delivery {
+                    qos: entry.options.qos,
+                    ids: entry.id.into_iter().collect(),
+                    retain_as_published: true,
+                };
+                self.deliver(now, &id, &p, &d, None);
+            }
+        }
+    }
+
+    pub(crate) fn on_unsubscribe(&mut self, now: Instant, conn: ConnId, u: Unsubscribe) {
+        let Some(id) = self.client_of(conn) else {
+            return;
+        };
+        if u.filters.iter().any(|f| has_discouraged_code_points(f)) {
+            return self.protocol_error(now, conn, ReasonCode::MALFORMED_PACKET);
+        }
+        let codes = u
+            .filters
+            .iter()
+            .map(|f| {
+                if let Some(client) = self.clients.get_mut(&id) {
+                    client.subs.remove(f.as_str());
+                }
+                if self.remove_subscription(f, &id) {
+                    ReasonCode::SUCCESS
+                } else {
+                    ReasonCode::NO_SUBSCRIPTION_EXISTED
+                }
+            })
+            .collect();
+        self.send(conn, &Packet::UnsubAck(UnsubAck::new(u.packet_id, codes)));
+    }
+
+    /// Delivers `p` to every matching subscriber, once per client at the
+    /// highest matching QoS with all matching subscription identifiers
+    /// (MQTT 5.0 §3.3.4). Returns the number of clients matched.
+    pub(crate) fn route(&mut self, now: Instant, from: Option<&Arc<str>>, p: &Publish) -> usize {
+        let mut targets: HashMap<Arc<str>, Delivery> = HashMap::new();
+        self.trie.for_each_match(&p.topic, |client, e| {
+            if e.options.no_local && from.is_some_and(|f| f == client) {
+                return;
+            }
+            let d = targets.entry(client.clone()).or_default();
+            d.qos = d.qos.max(e.options.qos);
+            d.ids.extend(e.id);
+            d.retain_as_published |= e.options.retain_as_published;
+        });
+        let clients = &self.clients;
+        let online = |c: &str| clients.get(c).is_some_and(|c| c.conn.is_some());
+        for (client, e) in self.shared.pick(&p.topic, online) {
+            let d = targets.entry(client).or_default();
+            d.qos = d.qos.max(e.options.qos);
+            d.ids.extend(e.id);
+            d.retain_as_published |= e.options.retain_as_published;
+        }
+        let n = targets.len();
+        // QoS 0 copies are encoded once per wire form (version, retain flag).
+        let mut cache: Vec<((bool, bool), Bytes)> = Vec::new();
+        for (client, d) in targets {
+            self.deliver(now, &client, p, &d, Some(&mut cache));
+        }
+        n
+    }
+
+    fn deliver(
+        &mut self,
+        now: Instant,
+        id: &Arc<str>,
+        p: &Publish,
+        d: &Delivery,
+        cache: Option<&mut Vec<((bool, bool), Bytes)>>,
+    ) {
+        let Some(client) = self.clients.get_mut(id) else {
+            return;
+        };
+        let mut out = p.clone();
+        out.qos = p.qos.min(d.qos);
+        out.retain = p.retain && d.retain_as_published;
+        out.dup = false;
+        out.packet_id = 0;
+        out.properties.topic_alias = None;
+        if !d.ids.is_empty() {
+            out.properties.subscription_identifiers.clone_from(&d.ids);
+        }
+        let max = usize::try_from(client.max_packet).unwrap_or(usize::MAX);
+        if out.qos == QoS::AtMostOnce {
+            let Some(conn) = client.conn else {
+                self.stats.dropped += 1;
+                return;
+            };
+            let version = client.version;
+            let key = (version.is_v5(), out.retain);
+            let cached = (d.ids.is_empty())
+                .then(|| {
+                    cache
+                        .as_ref()
+                        .and_then(|c| c.iter().find(|(k, _)| *k == key))
+                })
+                .flatten()
+                .map(|(_, b)| b.clone());
+            let bytes = if let Some(b) = cached {
+                b
+            } else {
+                let mut buf = BytesMut::new();
+                if Packet::Publish(out).encode(version, &mut buf).is_err() {
+                    return;
+                }
+                let b = buf.freeze();
+                if let (true, Some(c)) = (d.ids.is_empty(), cache) {
+                    c.push((key, b.clone()));
+                }
+                b
+            };
+            if bytes.len() > max {
+                self.stats.dropped += 1;
+                return;
+            }
+            self.stats.publish_sent += 1;
+            self.stats.messages_sent += 1;
+            return self.push_raw(conn, bytes);
+        }
+        if max < usize::MAX && encoded_len(&out, client.version) > max {
+            // MQTT 5.0 §3.1.2.11.4: too large for this client, dropped for it.
+            self.stats.dropped += 1;
+            return;
+        }
+        let waiting = client.session.queued_len();
+        let expiry = out.properties.message_expiry_interval;
+        if waiting >= self.config.max_queued_messages {
+            self.stats.dropped += 1;
+            return;
+        }
+        let Ok(pid) = client.session.enqueue(out) else {
+            self.stats.dropped += 1;
+            return;
+        };
+        if let Some(secs) = expiry {
+            let at = now + Duration::from_secs(u64::from(secs));
+            client.expires.insert(pid, at);
+        }
+        if client.conn.is_some() {
+            self.flush(now, id);
+        }
+    }
+
+    /// Sends what the client's inflight window has room for. A message whose
+    /// Message Expiry Interval passed while it waited is dropped; the others
+    /// carry the time left (MQTT 5.0 §3.3.2.3.3).
+    pub(crate) fn flush(&mut self, now: Instant, id: &Arc<str>) {
+        let Some(client) = self.clients.get_mut(id) else {
+            return;
+        };
+        let Some(conn) = client.conn else {
+            return;
+        };
+        let mut out = Vec::new();
+        // Bounded: each turn takes a message off the queue.
+        while let Some(mut p) = client.session.next_to_send() {
+            if let Some(at) = client.expires.remove(&p.packet_id) {
+                if at <= now {
+                    // Never sent: end its flow here.
+                    let pid = p.packet_id;
+                    if p.qos == QoS::ExactlyOnce {
+                        client.session.on_pubrec(pid, ReasonCode::SUCCESS);
+                        client.session.on_pubcomp(pid);
+                    } else {
+                        client.session.on_puback(pid, ReasonCode::SUCCESS);
+                    }
+                    self.stats.dropped += 1;
+                    continue;
+                }
+                let left = at.saturating_duration_since(now).as_secs();
+                p.properties.message_expiry_interval =
+                    Some(u32::try_from(left).unwrap_or(u32::MAX).max(1));
+            }
+            out.push(p);
+        }
+        for p in out {
+            self.send(conn, &Packet::Publish(p));
+        }
+    }
+}
+
+fn encoded_len(p: &Publish, version: mqtt_codec::ProtocolVersion) -> usize {
+    let mut buf = BytesMut::new();
+    // The identifier is chosen later; its size is fixed.
+    let p = p.clone().with_qos(p.qos, 1);
+    match Packet::Publish(p).encode(version, &mut buf) {
+        Ok(()) => buf.len(),
+        Err(_) => usize::MAX,
+    }
+}
