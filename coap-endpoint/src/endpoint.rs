@@ -81,6 +81,10 @@ pub struct Endpoint {
     /// Requests received and not yet answered.
     pub(crate) incoming: Map<IncomingId, Incoming>,
     pub(crate) dedup: Dedup,
+    /// Clients observing our resources (RFC 7641).
+    pub(crate) observers: crate::observe::Observers,
+    /// Block1 bodies being reassembled (RFC 7959 §2.5).
+    pub(crate) block1: crate::block::Reassembly,
     pub(crate) timers: Timers,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
@@ -105,6 +109,8 @@ impl Endpoint {
             tokens: hash::map(k.rotate_left(29)),
             non_mids: hash::map(k.rotate_left(37)),
             incoming: hash::map(k.rotate_left(43)),
+            observers: crate::observe::Observers::new(k.rotate_left(47)),
+            block1: crate::block::Reassembly::new(k.rotate_left(53)),
             config,
             rng,
             peers,
@@ -243,7 +249,7 @@ impl Endpoint {
             self.timers.push(deadline, Timer::Retransmit { peer, mid });
         } else if let Some(out) = self.outgoing.remove(&key) {
             tracing::debug!(%peer, mid, "no ACK after MAX_RETRANSMIT");
-            self.on_con_gave_up(now, peer, out);
+            self.on_con_gave_up(now, peer, mid, out);
         }
     }
 
@@ -290,6 +296,8 @@ impl Endpoint {
             peers: self.peers.len(),
             timers: self.timers.len(),
             queued: self.transmits.len() + self.events.len(),
+            observers: self.observers.len(),
+            block_transfers: self.block1.len(),
         }
     }
 

@@ -76,14 +76,17 @@
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod block;
 mod config;
 mod dedup;
 mod endpoint;
 mod event;
 mod exchange;
+mod follow;
 mod hash;
 mod incoming;
 pub mod multicast;
+pub mod observe;
 mod reliability;
 mod rng;
 pub mod server;
