@@ -103,7 +103,9 @@ impl Endpoint {
     /// Splits a request body that does not fit in one datagram: the
     /// request keeps the first block (RFC 7959 §2.5, with Size1 §4).
     pub(crate) fn block1_body(&self, request: &mut MessageBuilder) -> Option<Block1Out> {
-        if request.encoded_len() <= self.config.max_message_size || request.payload.is_empty() {
+        let block_size = 16usize << self.config.block_szx;
+        let fits = request.encoded_len() <= self.config.max_message_size;
+        if (fits && request.payload.len() <= block_size) || request.payload.is_empty() {
             return None;
         }
         let body = request.payload.clone();
