@@ -31,6 +31,9 @@ struct Partial {
 #[derive(Debug)]
 pub(crate) struct Reassembly {
     map: Map<(SocketAddr, u64), Partial>,
+    /// Responses to reassembled Block1 requests too large for one block,
+    /// for the client's Block2 follow-ups (RFC 7959 §3.3).
+    responses: Map<(SocketAddr, u64), (MessageBuilder, Instant)>,
     key: KeyedState,
 }
 
@@ -46,12 +49,46 @@ impl Reassembly {
     pub(crate) fn new(key: u64) -> Self {
         Self {
             map: hash::map(key),
+            responses: hash::map(key.rotate_left(9)),
             key: KeyedState::new(key.rotate_left(17)),
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.map.len()
+        self.map.len() + self.responses.len()
+    }
+
+    /// Keeps the whole response to a Block1 request for its Block2
+    /// follow-ups, within the transfer limits.
+    pub(crate) fn keep_response(
+        &mut self,
+        at: (SocketAddr, u64),
+        response: MessageBuilder,
+        expires: Instant,
+        now: Instant,
+        max: usize,
+    ) {
+        self.responses.retain(|_, (_, e)| *e > now);
+        if self.responses.len() < max {
+            self.responses.insert(at, (response, expires));
+        }
+    }
+
+    /// The kept response for a Block2 follow-up, if still fresh.
+    pub(crate) fn kept_response(
+        &self,
+        at: (SocketAddr, u64),
+        now: Instant,
+    ) -> Option<MessageBuilder> {
+        self.responses
+            .get(&at)
+            .filter(|(_, e)| *e > now)
+            .map(|(m, _)| m.clone())
+    }
+
+    /// The transfer key of a request (see `key_of`).
+    pub(crate) fn request_key(&self, msg: &Message<Bytes>) -> u64 {
+        self.key_of(msg)
     }
 
     /// Which transfer a block belongs to: method and every option except

@@ -34,6 +34,8 @@ pub(crate) struct Incoming {
     block2: Option<Block>,
     /// The last Block1 block of a reassembled body, echoed in the answer.
     block1: Option<Block>,
+    /// The Block1 transfer's key, to keep a large response for Block2.
+    block_key: Option<u64>,
 }
 
 impl Endpoint {
@@ -98,7 +100,20 @@ impl Endpoint {
         self.observe_request(from, msg.code(), msg.token(), options.observe());
         let block1 = options.block1().filter(|_| !multicast);
         let block2 = options.block2();
-        let step = block1.map(|b| self.block1_step(now, from, &msg, b));
+        let mut step = block1.map(|b| self.block1_step(now, from, &msg, b));
+        let mut block_key = None;
+        if block1.is_some() || block2.is_some_and(|b| b.num() > 0) {
+            let key = self.block1.request_key(&msg);
+            block_key = Some(key);
+            if block1.is_none() {
+                // RFC 7959 §3.3: a Block2 follow-up of a Block1 request is
+                // answered from the kept response, not by the application.
+                step = self
+                    .block1
+                    .kept_response((from, key), now)
+                    .map(Block1Step::Reply);
+            }
+        }
         let id = self.next_incoming_id();
         let expires = now + self.config.exchange_lifetime();
         self.incoming.insert(
@@ -114,6 +129,7 @@ impl Endpoint {
                 expires,
                 block2,
                 block1,
+                block_key,
             },
         );
         let reply = if con {
@@ -212,6 +228,19 @@ impl Endpoint {
             if response.options().all(|(n, _)| n != OptionNumber::BLOCK1) {
                 response = response.block1(b1.with_more(false));
             }
+        }
+        let keep = match (inc.block1, inc.block_key) {
+            (Some(_), Some(key)) if response.encoded_len() > self.config.max_message_size => {
+                let mut whole = response.clone();
+                whole.remove_option(OptionNumber::BLOCK1);
+                Some(((inc.peer, key), whole))
+            }
+            _ => None,
+        };
+        if let Some((at, whole)) = keep {
+            let expires = now + self.config.block1_lifetime;
+            let max = self.config.max_block1_transfers;
+            self.block1.keep_response(at, whole, expires, now, max);
         }
         if let Err(code) = self.slice_block2(inc.block2, &mut response) {
             let token = response.token;
