@@ -58,6 +58,19 @@ impl Reassembly {
         self.map.len() + self.responses.len()
     }
 
+    /// When the oldest transfer or kept response expires.
+    pub(crate) fn next_expiry(&self) -> Option<Instant> {
+        let a = self.map.values().map(|p| p.expires).min();
+        let b = self.responses.values().map(|r| r.1).min();
+        a.into_iter().chain(b).min()
+    }
+
+    /// Drops transfers and kept responses that expired by `now`.
+    pub(crate) fn expire(&mut self, now: Instant) {
+        self.map.retain(|_, p| p.expires > now);
+        self.responses.retain(|_, (_, e)| *e > now);
+    }
+
     /// Keeps the whole response to a Block1 request for its Block2
     /// follow-ups, within the transfer limits.
     pub(crate) fn keep_response(
@@ -204,7 +217,10 @@ impl Endpoint {
         response: &mut MessageBuilder,
     ) -> Result<(), Code> {
         let max = self.config.max_message_size;
-        if !response.code.is_success() || (requested.is_none() && response.encoded_len() <= max) {
+        let fits = response.encoded_len() <= max;
+        // An error is sliced only when it does not fit (then block 0).
+        let requested = requested.filter(|_| response.code.is_success());
+        if fits && requested.is_none() {
             return Ok(());
         }
         let body = response.payload.clone();

@@ -211,6 +211,9 @@ impl Endpoint {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.dedup.expire(now);
         self.stats.dedup_evictions = self.dedup.evictions;
+        if self.block1.len() > 0 {
+            self.block1.expire(now);
+        }
         while let Some(timer) = self.timers.pop_due(now) {
             match timer {
                 Timer::Retransmit { peer, mid } => self.on_retransmit_timer(now, peer, mid),
@@ -272,7 +275,12 @@ impl Endpoint {
     /// When [`handle_timeout`](Self::handle_timeout) should be called next,
     /// or `None` when nothing is pending.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.timers.next(), self.dedup.next_expiry()]
+        let block1 = if self.block1.len() > 0 {
+            self.block1.next_expiry()
+        } else {
+            None
+        };
+        [self.timers.next(), self.dedup.next_expiry(), block1]
             .into_iter()
             .flatten()
             .min()

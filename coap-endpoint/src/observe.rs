@@ -240,6 +240,10 @@ impl Endpoint {
             let Ok(bytes) = msg.to_bytes() else {
                 continue;
             };
+            if bytes.len() > self.config.max_message_size {
+                tracing::warn!(len = bytes.len(), "notification too large; not sent");
+                continue;
+            }
             if con {
                 self.send_reliably(now, peer, mid, OutKind::Notification(token), bytes.clone());
             } else {
