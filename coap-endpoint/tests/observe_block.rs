@@ -548,3 +548,51 @@ fn etag_change_during_block2_fails_the_transfer() {
         "{ev:?}"
     );
 }
+
+#[test]
+fn large_notifications_are_fetched_block_wise() {
+    let mut sim = network(
+        12,
+        LinkConfig::lossless(Duration::from_millis(5)),
+        Arc::default(),
+    );
+    let body = |n: u8| vec![n; 3000];
+    let version = Arc::new(Mutex::new(0u8));
+    let v2 = version.clone();
+    sim.node(SERVER).router.as_mut().unwrap().add(
+        "/obs-large",
+        handler(move |_| {
+            Outcome::content(ContentFormat::OCTET_STREAM, vec![*v2.lock().unwrap(); 3000])
+        }),
+        Attributes::new().observable(),
+    );
+    let server = sim.addr(SERVER);
+    let now = sim.now();
+    sim.node(CLIENT)
+        .ep
+        .observe(now, server, get("/obs-large"))
+        .unwrap();
+    sim.run_for(Duration::from_secs(2), 10_000, |_| {});
+    *version.lock().unwrap() = 1;
+    let now = sim.now();
+    let sent = sim.node(SERVER).ep.notify(
+        now,
+        "/obs-large",
+        response(Code::CONTENT).payload(body(1)),
+        false,
+    );
+    assert_eq!(sent, 1);
+    sim.run_for(Duration::from_secs(4), 10_000, |_| {});
+    let got: Vec<Vec<u8>> = sim
+        .node(CLIENT)
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Notification { response, .. } => Some(response.payload().to_vec()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, vec![body(0), body(1)]);
+    // The follow-up block requests did not register again.
+    assert_eq!(sim.node(SERVER).ep.observers("/obs-large"), 1);
+}
