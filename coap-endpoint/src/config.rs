@@ -57,6 +57,28 @@ pub struct Config {
     pub max_dedup_entries: usize,
     /// Peers with message-ID and congestion state (default 16 384).
     pub max_peers: usize,
+    /// Observers of one resource (default 4096, RFC 7641 §4.1: beyond it a
+    /// registration is answered without Observe, so it is not added).
+    pub max_observers_per_resource: usize,
+    /// Observations one peer may hold on this server (default 64).
+    pub max_observers_per_peer: usize,
+    /// A notification goes out CON at least this often per observer
+    /// (default 24 h, RFC 7641 §4.5), so a vanished client is removed.
+    pub notification_con_interval: Duration,
+    /// Block size exponent this endpoint prefers for block-wise transfers
+    /// (RFC 7959 §2.2, `2^(szx + 4)` bytes; default 6, 1024 bytes).
+    pub block_szx: u8,
+    /// Largest body reassembled from blocks, Block1 as a server or Block2
+    /// as a client (default 4 MiB); a larger Block1 body gets 4.13 with
+    /// Size1 (RFC 7959 §2.9.3).
+    pub max_body_size: usize,
+    /// Block1 transfers being reassembled for one peer (default 4).
+    pub max_block1_per_peer: usize,
+    /// Block1 transfers being reassembled in all (default 256).
+    pub max_block1_transfers: usize,
+    /// A Block1 transfer with no new block for this long is dropped
+    /// (default 60 s); its next block then gets 4.08.
+    pub block1_lifetime: Duration,
 }
 
 impl Default for Config {
@@ -79,6 +101,14 @@ impl Default for Config {
             max_incoming: 4096,
             max_dedup_entries: 65_536,
             max_peers: 16_384,
+            max_observers_per_resource: 4096,
+            max_observers_per_peer: 64,
+            notification_con_interval: Duration::from_secs(24 * 3600),
+            block_szx: 6,
+            max_body_size: 4 << 20,
+            max_block1_per_peer: 4,
+            max_block1_transfers: 256,
+            block1_lifetime: Duration::from_secs(60),
         }
     }
 }
@@ -128,6 +158,9 @@ impl Config {
         self.max_incoming = self.max_incoming.max(1);
         self.max_dedup_entries = self.max_dedup_entries.max(1);
         self.max_peers = self.max_peers.max(1);
+        self.block_szx = self.block_szx.min(coap_codec::Block::MAX_SZX);
+        self.max_block1_per_peer = self.max_block1_per_peer.max(1);
+        self.max_block1_transfers = self.max_block1_transfers.max(1);
         self
     }
 }

@@ -81,6 +81,10 @@ pub struct Endpoint {
     /// Requests received and not yet answered.
     pub(crate) incoming: Map<IncomingId, Incoming>,
     pub(crate) dedup: Dedup,
+    /// Clients observing our resources (RFC 7641).
+    pub(crate) observers: crate::observe::Observers,
+    /// Block1 bodies being reassembled (RFC 7959 §2.5).
+    pub(crate) block1: crate::block::Reassembly,
     pub(crate) timers: Timers,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
@@ -105,6 +109,8 @@ impl Endpoint {
             tokens: hash::map(k.rotate_left(29)),
             non_mids: hash::map(k.rotate_left(37)),
             incoming: hash::map(k.rotate_left(43)),
+            observers: crate::observe::Observers::new(k.rotate_left(47)),
+            block1: crate::block::Reassembly::new(k.rotate_left(53)),
             config,
             rng,
             peers,
@@ -205,6 +211,9 @@ impl Endpoint {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.dedup.expire(now);
         self.stats.dedup_evictions = self.dedup.evictions;
+        if self.block1.len() > 0 {
+            self.block1.expire(now);
+        }
         while let Some(timer) = self.timers.pop_due(now) {
             match timer {
                 Timer::Retransmit { peer, mid } => self.on_retransmit_timer(now, peer, mid),
@@ -243,7 +252,7 @@ impl Endpoint {
             self.timers.push(deadline, Timer::Retransmit { peer, mid });
         } else if let Some(out) = self.outgoing.remove(&key) {
             tracing::debug!(%peer, mid, "no ACK after MAX_RETRANSMIT");
-            self.on_con_gave_up(now, peer, out);
+            self.on_con_gave_up(now, peer, mid, out);
         }
     }
 
@@ -266,7 +275,12 @@ impl Endpoint {
     /// When [`handle_timeout`](Self::handle_timeout) should be called next,
     /// or `None` when nothing is pending.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.timers.next(), self.dedup.next_expiry()]
+        let block1 = if self.block1.len() > 0 {
+            self.block1.next_expiry()
+        } else {
+            None
+        };
+        [self.timers.next(), self.dedup.next_expiry(), block1]
             .into_iter()
             .flatten()
             .min()
@@ -290,6 +304,8 @@ impl Endpoint {
             peers: self.peers.len(),
             timers: self.timers.len(),
             queued: self.transmits.len() + self.events.len(),
+            observers: self.observers.len(),
+            block_transfers: self.block1.len(),
         }
     }
 

@@ -66,6 +66,19 @@ pub enum Event {
         /// The peer.
         from: SocketAddr,
     },
+    /// A notification of an observation started with
+    /// [`Endpoint::observe`](crate::Endpoint::observe): the first response
+    /// and every fresher one (RFC 7641 §3.4; stale and reordered ones are
+    /// dropped). The observation ends with an [`Event::Response`] (a
+    /// response without Observe or an error) or [`Event::RequestFailed`].
+    Notification {
+        /// The observation.
+        id: RequestId,
+        /// The server.
+        from: SocketAddr,
+        /// The notification (reassembled when it came in blocks).
+        response: Message<Bytes>,
+    },
     /// A multicast request's collection window closed.
     MulticastDone {
         /// The request.
@@ -84,6 +97,13 @@ pub enum RequestFailure {
     /// The peer rejected the message with RST (RFC 7252 §4.2, §4.3).
     #[error("peer answered with reset")]
     Reset,
+    /// The representation's ETag changed between blocks (RFC 7959 §2.4).
+    #[error("representation changed during block-wise transfer")]
+    EtagChanged,
+    /// A block-wise body exceeds `Config::max_body_size`, or the blocks do
+    /// not fit together.
+    #[error("block-wise transfer failed")]
+    BlockTransfer,
 }
 
 /// Why [`Endpoint::request`](crate::Endpoint::request) refused a request.
@@ -187,6 +207,10 @@ pub struct Usage {
     pub timers: usize,
     /// Datagrams and events not yet polled.
     pub queued: usize,
+    /// Observations of our resources (RFC 7641).
+    pub observers: usize,
+    /// Block1 bodies being reassembled (RFC 7959).
+    pub block_transfers: usize,
 }
 
 impl Usage {

@@ -36,6 +36,11 @@ pub(crate) struct Exchange {
     /// The message, until it is first sent.
     pub(crate) message: Option<MessageBuilder>,
     pub(crate) deadline: Option<Instant>,
+    /// The request as last sent, for block-wise follow-ups and Observe
+    /// re-registration (a cheap clone of the retransmission buffer).
+    pub(crate) sent: Option<Bytes>,
+    /// Observe and block-wise state (RFC 7641, RFC 7959), when in use.
+    pub(crate) follow: Option<Box<crate::follow::Follow>>,
 }
 
 impl Endpoint {
@@ -150,7 +155,7 @@ impl Endpoint {
         Err(RequestError::TokenInUse)
     }
 
-    fn start_request(
+    pub(crate) fn start_request(
         &mut self,
         now: Instant,
         peer: SocketAddr,
@@ -167,6 +172,7 @@ impl Endpoint {
                 max: self.config.max_requests,
             });
         }
+        let block1 = self.block1_body(&mut request);
         let len = request.encoded_len();
         if len > self.config.max_message_size {
             return Err(RequestError::TooLarge {
@@ -180,6 +186,9 @@ impl Endpoint {
         let id = self.next_request_id();
         self.tokens.insert(request.token, id);
         self.insert_exchange(id, peer, request, multicast, false);
+        if let (Some(b), Some(f)) = (block1, self.follow_mut(id)) {
+            f.block1 = Some(b);
+        }
         self.enqueue(now, peer, id);
         Ok(id)
     }
@@ -204,11 +213,13 @@ impl Endpoint {
                 confirmable: msg.message_type == MessageType::Confirmable,
                 message: Some(msg),
                 deadline: None,
+                sent: None,
+                follow: None,
             },
         );
     }
 
-    fn enqueue(&mut self, now: Instant, peer: SocketAddr, id: RequestId) {
+    pub(crate) fn enqueue(&mut self, now: Instant, peer: SocketAddr, id: RequestId) {
         let (config, rng) = (&self.config, &mut self.rng);
         match self.peers.get_or_create(peer, now, config, rng) {
             Some(p) => p.queue.push_back(id),
@@ -261,6 +272,7 @@ impl Endpoint {
         };
         msg.message_id = mid;
         ex.mid = mid;
+        ex.deadline = None;
         let bytes = match msg.to_bytes() {
             Ok(b) => b,
             Err(e) => {
@@ -269,6 +281,7 @@ impl Endpoint {
                 return;
             }
         };
+        ex.sent = Some(bytes.clone());
         if ex.confirmable {
             ex.state = State::AwaitingAck;
             if let Some(p) = self.peers.get_mut(&peer) {
@@ -307,7 +320,7 @@ impl Endpoint {
     }
 
     /// Removes a finished request from every table.
-    fn finish(&mut self, id: RequestId) -> Option<Exchange> {
+    pub(crate) fn finish(&mut self, id: RequestId) -> Option<Exchange> {
         let ex = self.exchanges.remove(&id)?;
         if !ex.ping && self.tokens.get(&ex.token) == Some(&id) {
             self.tokens.remove(&ex.token);
@@ -318,7 +331,7 @@ impl Endpoint {
         Some(ex)
     }
 
-    fn fail(&mut self, id: RequestId, error: RequestFailure) {
+    pub(crate) fn fail(&mut self, id: RequestId, error: RequestFailure) {
         if self.finish(id).is_some() {
             self.events.push_back(Event::RequestFailed { id, error });
         }
@@ -332,13 +345,20 @@ impl Endpoint {
     }
 
     /// A CON of ours got MAX_RETRANSMIT retransmissions and no ACK.
-    pub(crate) fn on_con_gave_up(&mut self, now: Instant, peer: SocketAddr, out: Outgoing) {
+    pub(crate) fn on_con_gave_up(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        mid: u16,
+        out: Outgoing,
+    ) {
         match out.kind {
             OutKind::Request(id) | OutKind::Ping(id) => {
                 self.fail(id, RequestFailure::Timeout);
                 self.release_nstart(now, peer);
             }
             OutKind::Response => {}
+            OutKind::Notification(token) => self.notification_failed(peer, token, mid),
         }
     }
 
@@ -349,7 +369,9 @@ impl Endpoint {
         if ex.deadline.is_none_or(|d| d > now) {
             return;
         }
-        if ex.multicast {
+        if ex.follow.as_ref().is_some_and(|f| f.observe.is_some()) {
+            self.reregister(now, id);
+        } else if ex.multicast {
             self.finish(id);
             self.events.push_back(Event::MulticastDone { id });
         } else {
@@ -364,6 +386,7 @@ impl Endpoint {
         };
         match out.kind {
             OutKind::Response => {}
+            OutKind::Notification(token) => self.notification_acked(from, token, msg.message_id()),
             OutKind::Ping(id) => {
                 // An ACK to a ping is odd but proves liveness too.
                 if self.finish(id).is_some() {
@@ -378,12 +401,12 @@ impl Endpoint {
                         .get(&id)
                         .is_some_and(|e| e.token == msg.token());
                 if piggybacked {
-                    self.finish(id);
-                    self.events.push_back(Event::Response {
-                        id,
-                        from,
-                        response: msg,
-                    });
+                    if let Some(ex) = self.exchanges.get_mut(&id) {
+                        ex.state = State::AwaitingResponse;
+                    }
+                    self.release_nstart(now, from);
+                    self.deliver(now, id, from, msg);
+                    return;
                 } else if let Some(ex) = self.exchanges.get_mut(&id) {
                     // Empty ACK: the response will come separately (§5.2.2).
                     ex.state = State::AwaitingResponse;
@@ -413,9 +436,12 @@ impl Endpoint {
                 OutKind::Response => {
                     tracing::debug!(%from, mid, "separate response rejected with RST");
                 }
+                OutKind::Notification(token) => self.notification_failed(from, token, mid),
             }
         } else if let Some(id) = self.non_mids.remove(&(from, mid)) {
             self.fail(id, RequestFailure::Reset);
+        } else if self.observers.on_reset(from, mid) {
+            tracing::debug!(%from, mid, "NON notification rejected: observer removed");
         }
     }
 
@@ -444,8 +470,10 @@ impl Endpoint {
                 .is_some_and(|e| !e.ping && (e.peer == from || e.multicast))
         });
         let Some(id) = matched else {
-            if con && !multicast {
-                // RFC 7252 §5.3.2: an unexpected CON response is rejected.
+            let notification = msg.options().observe().is_some();
+            if (con || notification) && !multicast {
+                // RFC 7252 §5.3.2: an unexpected CON response is rejected;
+                // RFC 7641 §3.6: so is a notification nobody wants any more.
                 self.stats.rejected += 1;
                 let rst = encode_empty(MessageType::Reset, mid);
                 self.remember(from, mid, rst.clone(), now);
@@ -468,14 +496,15 @@ impl Endpoint {
             self.release_nstart(now, from);
         }
         let multicast_ex = self.exchanges.get(&id).is_some_and(|e| e.multicast);
-        if !multicast_ex {
-            self.finish(id);
+        if multicast_ex {
+            self.events.push_back(Event::Response {
+                id,
+                from,
+                response: msg,
+            });
+        } else {
+            self.deliver(now, id, from, msg);
         }
-        self.events.push_back(Event::Response {
-            id,
-            from,
-            response: msg,
-        });
     }
 
     fn remember(&mut self, from: SocketAddr, mid: u16, reply: Bytes, now: Instant) {

@@ -211,6 +211,214 @@ pub fn coap_endpoint(data: &[u8]) {
     assert!(ep.usage().is_empty(), "{:?}", ep.usage());
 }
 
+/// Runs a script of Observe and block-wise traffic against an endpoint
+/// serving an observable resource, a large one and an upload sink, and
+/// observing and uploading as a client. Panics when the endpoint sends a
+/// malformed or oversized datagram, exceeds a limit, or keeps state after
+/// a final CON notification and every lifetime have run out.
+///
+/// # Panics
+/// When an invariant breaks.
+pub fn coap_endpoint_observe_block(data: &[u8]) {
+    let config = Config {
+        max_observers_per_peer: 2,
+        max_observers_per_resource: 4,
+        max_block1_per_peer: 1,
+        max_block1_transfers: 2,
+        max_body_size: 4096,
+        max_peers: 4,
+        max_requests: 4,
+        ..Config::default()
+    };
+    let limits = config.clone();
+    let mut ep = Endpoint::new(config, 0x0b5e);
+    let mut router = Router::new();
+    router
+        .add(
+            "/obs",
+            handler(|_| Outcome::content(ContentFormat::TEXT_PLAIN, "v")),
+            Attributes::new().observable(),
+        )
+        .add(
+            "/big",
+            handler(|_| Outcome::content(ContentFormat::OCTET_STREAM, vec![7u8; 3000])),
+            Attributes::new(),
+        )
+        .add(
+            "/up",
+            handler(|r| Outcome::content(ContentFormat::TEXT_PLAIN, r.payload_bytes())),
+            Attributes::new(),
+        );
+    // Test support: the harness picks an arbitrary starting instant.
+    #[allow(clippy::disallowed_methods)]
+    let mut now = Instant::now();
+    let mut s = Script(data);
+    let mut sent_mids: Vec<(SocketAddr, u16)> = Vec::new();
+    let mut steps = 0;
+    while !s.0.is_empty() && steps < 256 {
+        steps += 1;
+        match s.byte() % 8 {
+            0..=2 => {
+                let (from, b) = (peer(s.byte()), s.byte());
+                let code = [Code::GET, Code::PUT, Code::POST, Code::FETCH][usize::from(b & 3)];
+                let path = ["/obs", "/big", "/up", "/none"][usize::from(b >> 2 & 3)];
+                let mid = u16::from_be_bytes([s.byte(), s.byte()]);
+                let token = [s.byte() & 3];
+                let mut m = MessageBuilder::new(MessageType::from_bits(b >> 4), code)
+                    .with_message_id(mid)
+                    .with_token(&token)
+                    .path(path);
+                let opts = s.byte();
+                if opts & 1 != 0 {
+                    m = m.observe(u32::from(opts >> 1 & 1));
+                }
+                let raw = u32::from_be_bytes([0, s.byte(), s.byte(), s.byte()]);
+                if let Ok(blk) = coap_codec::Block::from_value(&raw.to_be_bytes()[1..]) {
+                    if opts & 4 != 0 {
+                        m = m.block1(blk);
+                    }
+                    if opts & 8 != 0 {
+                        m = m.block2(blk);
+                    }
+                }
+                if opts & 16 != 0 {
+                    m.add_option(coap_codec::OptionNumber::REQUEST_TAG, &[opts]);
+                }
+                let len = usize::from(s.byte()) * 4;
+                m = m.payload(vec![opts; len]);
+                if let Ok(d) = m.to_bytes() {
+                    ep.handle_datagram(now, from, d);
+                }
+            }
+            3 => {
+                let ms = u64::from(u16::from_be_bytes([s.byte(), s.byte()])) * 50;
+                now += Duration::from_millis(ms);
+                ep.handle_timeout(now);
+                if let Some(t) = ep.poll_timeout() {
+                    assert!(t > now, "deadline {t:?} not after now {now:?}");
+                }
+            }
+            4 => {
+                let b = s.byte();
+                let body = vec![b; usize::from(b) * 16];
+                let code = if b == 0xff {
+                    Code::NOT_FOUND
+                } else {
+                    Code::CONTENT
+                };
+                ep.notify(
+                    now,
+                    "/obs",
+                    MessageBuilder::new(MessageType::Acknowledgement, code).payload(body),
+                    b & 1 != 0,
+                );
+            }
+            5 => {
+                let b = s.byte();
+                if !sent_mids.is_empty() {
+                    let (to, mid) = sent_mids[usize::from(b) % sent_mids.len()];
+                    let t = if b & 1 != 0 {
+                        MessageType::Reset
+                    } else {
+                        MessageType::Acknowledgement
+                    };
+                    let d = crate::endpoint::encode_empty(t, mid);
+                    ep.handle_datagram(now, to, d);
+                }
+            }
+            6 => {
+                let (to, b) = (peer(s.byte()), s.byte());
+                let get = MessageBuilder::new(MessageType::Confirmable, Code::GET).path("/obs");
+                if b & 1 != 0 {
+                    let _ = ep.observe(now, to, get);
+                } else {
+                    let put = MessageBuilder::new(MessageType::Confirmable, Code::PUT)
+                        .path("/up")
+                        .payload(vec![b; usize::from(b) * 20]);
+                    let _ = ep.request(now, to, put);
+                }
+            }
+            _ => {
+                // A response to whatever the client sent last, as a server
+                // would send it: Observe, Block1 or Block2, arbitrary.
+                let (from, b) = (peer(s.byte()), s.byte());
+                let mid = u16::from_be_bytes([s.byte(), s.byte()]);
+                let mut m = MessageBuilder::new(MessageType::from_bits(b), Code(s.byte()))
+                    .with_message_id(mid)
+                    .with_token(s.take(4));
+                if b & 4 != 0 {
+                    m = m.observe(u32::from(s.byte()));
+                }
+                let raw = [s.byte(), s.byte(), s.byte()];
+                if let Ok(blk) = coap_codec::Block::from_value(&raw) {
+                    m = if b & 8 != 0 {
+                        m.block2(blk)
+                    } else {
+                        m.block1(blk)
+                    };
+                }
+                let len = usize::from(s.byte()) * 4;
+                if let Ok(d) = m.payload(vec![b; len]).to_bytes() {
+                    ep.handle_datagram(now, from, d);
+                }
+            }
+        }
+        router.serve(now, &mut ep);
+        while let Some(t) = ep.poll_transmit() {
+            assert!(
+                t.payload.len() <= limits.max_message_size,
+                "oversized datagram {:?}",
+                Message::decode(t.payload.clone()).map(|m| (
+                    m.code(),
+                    m.payload().len(),
+                    m.options().block2(),
+                    m.message_type()
+                ))
+            );
+            let m = Message::decode(t.payload.clone());
+            let Ok(m) = m else {
+                panic!("endpoint sent malformed CoAP {:02x?}", &t.payload[..]);
+            };
+            if sent_mids.len() < 64 {
+                sent_mids.push((t.destination, m.message_id()));
+            }
+        }
+        let u = ep.usage();
+        assert!(u.observers <= limits.max_observers_per_peer * 8, "{u:?}");
+        assert!(
+            u.block_transfers <= limits.max_block1_transfers * 2,
+            "{u:?}"
+        );
+        assert!(u.requests <= limits.max_requests, "{u:?}");
+    }
+    // A final CON notification that nobody acknowledges removes every
+    // observer; then every transfer, exchange and message ID expires.
+    ep.notify(
+        now,
+        "/obs",
+        MessageBuilder::new(MessageType::Acknowledgement, Code::CONTENT),
+        true,
+    );
+    let bound = limits.exchange_lifetime()
+        + limits.block1_lifetime
+        + 3 * limits.max_transmit_wait()
+        + Duration::from_secs(limits.max_message_size as u64 * 8 / u64::from(limits.probing_rate))
+        + Duration::from_secs(130);
+    let end = now + bound;
+    for _ in 0..100_000 {
+        match ep.poll_timeout() {
+            Some(t) => {
+                assert!(t <= end, "state outlives its bound: {:?}", ep.usage());
+                ep.handle_timeout(t);
+            }
+            None => break,
+        }
+        while ep.poll_transmit().is_some() {}
+        while ep.poll_event().is_some() {}
+    }
+    assert!(ep.usage().is_empty(), "{:?}", ep.usage());
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -228,6 +436,22 @@ mod tests {
         assert!(!files.is_empty(), "{} has no seeds", dir.display());
         for f in files {
             super::coap_endpoint(&std::fs::read(&f).unwrap());
+        }
+    }
+
+    #[test]
+    fn replay_corpus_observe_block() {
+        let dir = PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fuzz/corpus/coap_endpoint_observe_block/"
+        ));
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(!files.is_empty(), "{} has no seeds", dir.display());
+        for f in files {
+            super::coap_endpoint_observe_block(&std::fs::read(&f).unwrap());
         }
     }
 }

@@ -6,7 +6,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use coap_codec::{Code, Message, MessageBuilder, MessageType, NoResponse, Token};
+use coap_codec::{
+    Block, Code, Message, MessageBuilder, MessageType, NoResponse, OptionNumber, Token,
+};
+
+use crate::block::Block1Step;
 
 use crate::dedup::Reply;
 use crate::endpoint::{encode_empty, Endpoint};
@@ -26,6 +30,12 @@ pub(crate) struct Incoming {
     acked: bool,
     no_response: Option<NoResponse>,
     expires: Instant,
+    /// The Block2 option of the request: which block to answer (RFC 7959).
+    block2: Option<Block>,
+    /// The last Block1 block of a reassembled body, echoed in the answer.
+    block1: Option<Block>,
+    /// The Block1 transfer's key, to keep a large response for Block2.
+    block_key: Option<u64>,
 }
 
 impl Endpoint {
@@ -86,6 +96,24 @@ impl Endpoint {
             }
             return;
         }
+        let options = msg.options();
+        self.observe_request(from, msg.code(), msg.token(), options.observe());
+        let block1 = options.block1().filter(|_| !multicast);
+        let block2 = options.block2();
+        let mut step = block1.map(|b| self.block1_step(now, from, &msg, b));
+        let mut block_key = None;
+        if block1.is_some() || block2.is_some_and(|b| b.num() > 0) {
+            let key = self.block1.request_key(&msg);
+            block_key = Some(key);
+            if block1.is_none() {
+                // RFC 7959 §3.3: a Block2 follow-up of a Block1 request is
+                // answered from the kept response, not by the application.
+                step = self
+                    .block1
+                    .kept_response((from, key), now)
+                    .map(Block1Step::Reply);
+            }
+        }
         let id = self.next_incoming_id();
         let expires = now + self.config.exchange_lifetime();
         self.incoming.insert(
@@ -99,6 +127,9 @@ impl Endpoint {
                 acked: false,
                 no_response: msg.options().no_response(),
                 expires,
+                block2,
+                block1,
+                block_key,
             },
         );
         let reply = if con {
@@ -114,6 +145,16 @@ impl Endpoint {
         // otherwise hold an entry per request for 247 s.
         self.timers
             .push_separate(now + self.config.separate_response_delay, id);
+        let msg = match step {
+            Some(Block1Step::Reply(r)) => {
+                if let Err(e) = self.respond(now, id, r) {
+                    tracing::debug!(error = %e, "block-wise answer not sent");
+                }
+                return;
+            }
+            Some(Block1Step::Complete(m)) => m,
+            None => msg,
+        };
         self.events.push_back(Event::Request {
             id,
             from,
@@ -183,6 +224,29 @@ impl Endpoint {
         }
         let inc = self.incoming.get(&id).ok_or(RespondError::UnknownRequest)?;
         response.token = inc.token;
+        if let Some(b1) = inc.block1 {
+            if response.options().all(|(n, _)| n != OptionNumber::BLOCK1) {
+                response = response.block1(b1.with_more(false));
+            }
+        }
+        let keep = match (inc.block1, inc.block_key) {
+            (Some(_), Some(key)) if response.encoded_len() > self.config.max_message_size => {
+                let mut whole = response.clone();
+                whole.remove_option(OptionNumber::BLOCK1);
+                Some(((inc.peer, key), whole))
+            }
+            _ => None,
+        };
+        if let Some((at, whole)) = keep {
+            let expires = now + self.config.block1_lifetime;
+            let max = self.config.max_block1_transfers;
+            self.block1.keep_response(at, whole, expires, now, max);
+        }
+        if let Err(code) = self.slice_block2(inc.block2, &mut response) {
+            let token = response.token;
+            response = crate::server::response(code);
+            response.token = token;
+        }
         let len = response.encoded_len();
         if len > self.config.max_message_size {
             return Err(RespondError::TooLarge {
@@ -252,7 +316,12 @@ impl Endpoint {
         Ok(())
     }
 
-    fn send_reliably(
+    /// The client and token of a pending request.
+    pub(crate) fn incoming_key(&self, id: IncomingId) -> Option<(SocketAddr, Token)> {
+        self.incoming.get(&id).map(|i| (i.peer, i.token))
+    }
+
+    pub(crate) fn send_reliably(
         &mut self,
         now: Instant,
         peer: SocketAddr,

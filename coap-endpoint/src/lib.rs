@@ -61,6 +61,28 @@
 //!   handler per method, answers now or later, children created by
 //!   POST/PUT, link attributes and `/.well-known/core` with RFC 6690
 //!   filtering; 4.04, 4.05, 4.06 and 4.15 where they belong.
+//! - Observe (RFC 7641), server side: [`Endpoint::accept_observer`]
+//!   registers a client, [`Endpoint::notify`] sends each observer a
+//!   notification with its token and a growing 24-bit sequence number, CON
+//!   when asked and at least every `Config::notification_con_interval`
+//!   (24 h); an RST or an unacknowledged CON notification removes the
+//!   observer, as does a GET with Observe 1. Limits per resource and peer.
+//!   The [`server::Router`] registers observers of resources marked
+//!   `observable` by itself.
+//! - Observe, client side: [`Endpoint::observe`] delivers
+//!   [`Event::Notification`]s in the order of the freshness rule (§3.4,
+//!   [`observe::is_fresh`]), re-registers when Max-Age lapses, and stops
+//!   with [`Endpoint::cancel_observe`] (Observe 1) or [`Endpoint::cancel`]
+//!   (RST to the next notification).
+//! - Block-wise transfer (RFC 7959): a response too large for a datagram,
+//!   or asked for in blocks, is sliced per Block2 with Size2 and an ETag;
+//!   a client reassembles Block2 bodies (failing on an ETag change) and
+//!   sends request bodies larger than `Config::block_szx` in Block1 blocks,
+//!   following a smaller size the server asks for. A server reassembles
+//!   Block1 bodies atomically (2.31 Continue, 4.08 Request Entity
+//!   Incomplete, 4.13 with Size1), keyed on the client and the request's
+//!   options including Request-Tag but not the token, within limits of
+//!   body size, transfers per peer and in all, and age.
 //! - [`multicast`]: the "All CoAP Nodes" addresses.
 //!
 //! # Features
@@ -68,22 +90,25 @@
 //!   (IPv4 or IPv6), multicast group sockets, graceful shutdown, and
 //!   [`tokio::Server::run_blocking`] for a dedicated-thread server.
 //!
-//! Not yet here (later issues): Observe (RFC 7641), block-wise transfer
-//! (RFC 7959), DTLS and OSCORE. Options of those RFCs pass through
-//! unchanged.
+//! Not yet here (later issues): DTLS and OSCORE; non-atomic Block1
+//! delivery to the application; BERT (RFC 8323). Options of those pass
+//! through unchanged.
 #![forbid(unsafe_code)]
 // Tests start their virtual clocks at an arbitrary real instant.
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod block;
 mod config;
 mod dedup;
 mod endpoint;
 mod event;
 mod exchange;
+mod follow;
 mod hash;
 mod incoming;
 pub mod multicast;
+pub mod observe;
 mod reliability;
 mod rng;
 pub mod server;

@@ -28,6 +28,8 @@ pub(crate) enum OutKind {
     Ping(RequestId),
     /// A separate response of ours (RFC 7252 §5.2.2).
     Response,
+    /// A CON notification to the observer with this token (RFC 7641 §4.5).
+    Notification(coap_codec::Token),
 }
 
 /// A CON waiting for its ACK.

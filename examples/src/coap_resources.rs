@@ -137,10 +137,16 @@ fn time(req: &Request<'_>) -> Outcome {
     if req.method() != Code::GET {
         return Outcome::status(Code::METHOD_NOT_ALLOWED);
     }
+    time_now(req.query().any(|q| q == "ticks"))
+}
+
+/// The current `/time` representation (`ticks`: seconds since the epoch).
+#[allow(clippy::disallowed_methods)]
+pub fn time_now(ticks: bool) -> Outcome {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let body = if req.query().any(|q| q == "ticks") {
+    let body = if ticks {
         secs.to_string()
     } else {
         format_utc(secs)

@@ -7,6 +7,7 @@
 //! and `mqtt-sub`.
 #![forbid(unsafe_code)]
 
+pub mod coap_observe_block;
 pub mod coap_resources;
 pub mod mqtt_cli;
 

@@ -194,13 +194,34 @@ impl Router {
                         now,
                     };
                     if let Some(resp) = self.handle(&req) {
-                        respond_or_fail(endpoint, now, id, resp);
+                        let observable = self.observable_key(&request);
+                        answer(endpoint, now, id, observable.as_deref(), resp);
                     }
                 }
                 ev => other.push(ev),
             }
         }
         other
+    }
+
+    /// Whether a resource at `path` is marked observable.
+    pub fn is_observable(&self, path: &str) -> bool {
+        self.root
+            .find(&segments(path))
+            .and_then(|n| n.entry.as_ref())
+            .is_some_and(|e| e.attrs.observable)
+    }
+
+    /// For a registration (GET or FETCH with Observe 0, RFC 7641 §3.1) of
+    /// an observable resource: its path, the key notifications use.
+    pub fn observable_key(&self, request: &coap_codec::Message<bytes::Bytes>) -> Option<String> {
+        let method = request.code();
+        if request.options().observe() != Some(0) || !(method == Code::GET || method == Code::FETCH)
+        {
+            return None;
+        }
+        let path = request.options().path().ok()?;
+        self.is_observable(&path).then_some(path)
     }
 
     /// Routes one request: the response to send now, or `None` when the
@@ -301,9 +322,9 @@ impl Router {
     }
 }
 
-/// Sends a handler's response; one the endpoint refuses (too large for
-/// `max_message_size`, since block-wise transfer is not here yet, or not a
-/// response code) becomes 5.00 so the client is not left waiting.
+/// Sends a handler's response; one the endpoint refuses (not a response
+/// code, or options too large for `max_message_size`; a large payload is
+/// sent block-wise instead) becomes 5.00 so the client is not left waiting.
 pub(crate) fn respond_or_fail(
     endpoint: &mut Endpoint,
     now: Instant,
@@ -322,6 +343,25 @@ pub(crate) fn respond_or_fail(
                 tracing::warn!(error = %e, "5.00 not sent");
             }
         }
+    }
+}
+
+/// Sends a handler's response: a registration of an observable resource
+/// (`observe` is its key) adds the client as an observer.
+pub(crate) fn answer(
+    endpoint: &mut Endpoint,
+    now: Instant,
+    id: crate::IncomingId,
+    observe: Option<&str>,
+    resp: MessageBuilder,
+) {
+    let Some(key) = observe else {
+        respond_or_fail(endpoint, now, id, resp);
+        return;
+    };
+    if let Err(e) = endpoint.accept_observer(now, id, key, resp) {
+        tracing::debug!(error = %e, "observe registration not answered");
+        respond_or_fail(endpoint, now, id, response(Code::INTERNAL_SERVER_ERROR));
     }
 }
 

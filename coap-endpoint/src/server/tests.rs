@@ -243,7 +243,7 @@ fn serve_drives_endpoint_requests_to_handlers() {
 }
 
 #[test]
-fn oversized_response_becomes_5_00() {
+fn oversized_response_is_sent_block_wise() {
     let t0 = Instant::now();
     let mut r = Router::new();
     r.add(
@@ -259,6 +259,11 @@ fn oversized_response_becomes_5_00() {
     ep.handle_datagram(t0, ([127, 0, 0, 1], 9).into(), get);
     r.serve(t0, &mut ep);
     let m = Message::decode(ep.poll_transmit().unwrap().payload).unwrap();
-    assert_eq!(m.code(), Code::INTERNAL_SERVER_ERROR);
+    assert_eq!(m.code(), Code::CONTENT);
+    let b2 = m.options().block2().unwrap();
+    assert_eq!((b2.num(), b2.more(), b2.size()), (0, true, 1024));
+    assert_eq!(m.options().size2(), Some(5000));
+    assert_eq!(m.payload().len(), 1024);
+    assert!(m.options().etag().is_some());
     assert_eq!(ep.usage().incoming, 0);
 }

@@ -39,6 +39,35 @@ pub enum ClientError {
     /// The client has shut down.
     #[error("client closed")]
     Closed,
+    /// A block-wise transfer failed: the representation changed, the body
+    /// is too large, or the blocks did not fit together (RFC 7959).
+    #[error("block-wise transfer failed")]
+    BlockTransfer,
+}
+
+/// An observation started with [`Client::observe`]: the notifications of
+/// a resource, in freshness order (RFC 7641 §3.4). Dropping it stops the
+/// observation passively (the next notification is rejected with RST).
+#[derive(Debug)]
+pub struct Observation {
+    id: crate::RequestId,
+    notifications: mpsc::UnboundedReceiver<Message<Bytes>>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl Observation {
+    /// The next notification (the first is the registration's response), or
+    /// `None` once the observation has ended (a response without Observe,
+    /// an error, a timeout, or the client closed).
+    pub async fn next(&mut self) -> Option<Message<Bytes>> {
+        self.notifications.recv().await
+    }
+
+    /// Ends the observation actively: a GET with Observe 1 (RFC 7641
+    /// §3.6). Its response is the last item of [`next`](Self::next).
+    pub fn cancel(&self) {
+        let _ = self.commands.send(Command::CancelObserve(self.id));
+    }
 }
 
 /// A CoAP client: requests by URI or by message, CON or NON, and
@@ -169,6 +198,35 @@ impl Client {
         let peer = resolve(&uri).await?;
         let msg = MessageBuilder::new(MessageType::Confirmable, method).uri(&uri);
         Ok((peer, msg))
+    }
+
+    /// Observes a resource (RFC 7641): sends `request` (a GET or FETCH)
+    /// with Observe 0 and returns the stream of notifications. Large
+    /// notifications are reassembled from blocks (RFC 7959 §2.6).
+    ///
+    /// # Errors
+    /// [`ClientError::Rejected`] or [`ClientError::Closed`].
+    pub async fn observe(
+        &self,
+        peer: SocketAddr,
+        request: MessageBuilder,
+    ) -> Result<Observation, ClientError> {
+        let (tx, notifications) = mpsc::unbounded_channel();
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Observe {
+                peer,
+                message: request,
+                notifications: tx,
+                reply,
+            })
+            .map_err(|_| ClientError::Closed)?;
+        let id = rx.await.map_err(|_| ClientError::Closed)??;
+        Ok(Observation {
+            id,
+            notifications,
+            commands: self.commands.clone(),
+        })
     }
 
     /// Sends a NON `request` to a multicast `group` and collects every

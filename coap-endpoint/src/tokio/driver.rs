@@ -37,12 +37,25 @@ pub(crate) enum Command {
         id: IncomingId,
         message: MessageBuilder,
     },
+    Observe {
+        peer: SocketAddr,
+        message: MessageBuilder,
+        notifications: mpsc::UnboundedSender<Message<Bytes>>,
+        reply: oneshot::Sender<Result<RequestId, ClientError>>,
+    },
+    CancelObserve(RequestId),
+    Notify {
+        resource: String,
+        message: MessageBuilder,
+        confirmable: bool,
+    },
     Shutdown,
 }
 
 pub(super) enum Waiter {
     One(oneshot::Sender<Result<Message<Bytes>, ClientError>>),
     Many(mpsc::UnboundedSender<(SocketAddr, Message<Bytes>)>),
+    Observe(mpsc::UnboundedSender<Message<Bytes>>),
 }
 
 /// How often requests whose caller stopped waiting are cancelled.
@@ -165,6 +178,7 @@ impl Driver {
             .filter(|(_, w)| match w {
                 Waiter::One(tx) => tx.is_closed(),
                 Waiter::Many(tx) => tx.is_closed(),
+                Waiter::Observe(tx) => tx.is_closed(),
             })
             .map(|(id, _)| *id)
             .collect();
@@ -236,25 +250,40 @@ impl Driver {
                     request,
                     multicast,
                 } => {
-                    let answer = match self.router.as_mut() {
-                        Some(router) => router.handle(&Request {
-                            id,
-                            from,
-                            message: &request,
-                            multicast,
-                            now: t,
-                        }),
-                        None => Some(crate::server::response(
-                            coap_codec::Code::SERVICE_UNAVAILABLE,
-                        )),
+                    let (answer, observe) = match self.router.as_mut() {
+                        Some(router) => (
+                            router.handle(&Request {
+                                id,
+                                from,
+                                message: &request,
+                                multicast,
+                                now: t,
+                            }),
+                            router.observable_key(&request),
+                        ),
+                        None => (
+                            Some(crate::server::response(
+                                coap_codec::Code::SERVICE_UNAVAILABLE,
+                            )),
+                            None,
+                        ),
                     };
                     if let Some(resp) = answer {
-                        crate::server::respond_or_fail(&mut self.endpoint, t, id, resp);
+                        crate::server::answer(&mut self.endpoint, t, id, observe.as_deref(), resp);
+                    }
+                }
+                Event::Notification { id, response, .. } => {
+                    if let Some(Waiter::Observe(tx)) = self.waiters.get(&id) {
+                        let _ = tx.send(response);
                     }
                 }
                 Event::Response { id, from, response } => match self.waiters.get(&id) {
                     Some(Waiter::Many(tx)) => {
                         let _ = tx.send((from, response));
+                    }
+                    Some(Waiter::Observe(tx)) => {
+                        let _ = tx.send(response);
+                        self.waiters.remove(&id);
                     }
                     Some(Waiter::One(_)) => {
                         if let Some(Waiter::One(tx)) = self.waiters.remove(&id) {
@@ -267,7 +296,8 @@ impl Driver {
                     if let Some(Waiter::One(tx)) = self.waiters.remove(&id) {
                         let _ = tx.send(Err(match error {
                             RequestFailure::Reset => ClientError::Reset,
-                            _ => ClientError::Timeout,
+                            RequestFailure::Timeout => ClientError::Timeout,
+                            _ => ClientError::BlockTransfer,
                         }));
                     }
                 }
@@ -326,6 +356,30 @@ impl Driver {
             },
             Command::Respond { id, message } => {
                 crate::server::respond_or_fail(&mut self.endpoint, t, id, message);
+            }
+            Command::Observe {
+                peer,
+                message,
+                notifications,
+                reply,
+            } => match self.endpoint.observe(t, peer, message) {
+                Ok(id) => {
+                    self.waiters.insert(id, Waiter::Observe(notifications));
+                    let _ = reply.send(Ok(id));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(ClientError::Rejected(e)));
+                }
+            },
+            Command::CancelObserve(id) => {
+                self.endpoint.cancel_observe(t, id);
+            }
+            Command::Notify {
+                resource,
+                message,
+                confirmable,
+            } => {
+                self.endpoint.notify(t, &resource, message, confirmable);
             }
             Command::Shutdown => {}
         }

@@ -31,7 +31,7 @@ mod client;
 mod driver;
 mod server;
 
-pub use client::{Client, ClientError};
+pub use client::{Client, ClientError, Observation};
 pub use server::{Server, ServerHandle};
 
 /// A seed for the endpoint's PRNG from the OS (hash keys are randomised

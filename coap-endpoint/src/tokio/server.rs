@@ -44,6 +44,19 @@ impl ServerHandle {
             .is_ok()
     }
 
+    /// Notifies the observers of the resource at `path` (RFC 7641 §4.2)
+    /// with `response` (see [`Endpoint::notify`](crate::Endpoint::notify)).
+    /// Returns false when the server has stopped.
+    pub fn notify(&self, path: &str, response: MessageBuilder, confirmable: bool) -> bool {
+        self.commands
+            .send(Command::Notify {
+                resource: path.to_owned(),
+                message: response,
+                confirmable,
+            })
+            .is_ok()
+    }
+
     /// Asks the server to stop: it serves no new requests and returns from
     /// `run` once its separate responses are acknowledged (or after 5 s).
     pub fn shutdown(&self) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Parser;
-use coap_codec::{Code, ContentFormat, Message, MessageType, OptionNumber, Token};
+use coap_codec::{Block, Code, ContentFormat, Message, MessageType, OptionNumber, Token};
 use coap_endpoint::tokio::Client;
 
 /// Sends one CoAP request (RFC 7252) and prints the response payload on
@@ -52,6 +52,15 @@ struct Args {
     /// Local address to send from.
     #[arg(short = 'a', long = "local", default_value = "0.0.0.0:0")]
     local: String,
+    /// Observe the resource for this many seconds (RFC 7641), printing each
+    /// notification on its own line; then deregister (Observe 1).
+    #[arg(short = 's', long = "subscribe")]
+    subscribe: Option<u64>,
+    /// Block size for block-wise transfers, "[num,]size" as libcoap:
+    /// size 16-1024 (a power of two), num the first Block2 block to ask for
+    /// (RFC 7959). Large payloads are sent in Block1 blocks of this size.
+    #[arg(short = 'b', long = "block", value_parser = block_arg)]
+    block: Option<(u32, u8)>,
     /// Verbosity, as libcoap: 0-3 errors, 4 warnings, 5-6 info, 7 debug, 8 trace.
     #[arg(short = 'v', long = "verbose", default_value_t = 4)]
     verbosity: u8,
@@ -64,6 +73,27 @@ fn content_format(s: &str) -> Result<ContentFormat, String> {
         .or_else(|| ContentFormat::from_name(s))
         .or_else(|| ContentFormat::from_media_type(s))
         .ok_or_else(|| format!("unknown content format {s:?}"))
+}
+
+/// "[num,]size" → (num, szx).
+fn block_arg(s: &str) -> Result<(u32, u8), String> {
+    let (num, size) = match s.split_once(',') {
+        Some((n, z)) => (n.trim().parse::<u32>().map_err(|e| e.to_string())?, z),
+        None => (0, s),
+    };
+    let size: usize = size
+        .trim()
+        .parse()
+        .map_err(|e| format!("block size: {e}"))?;
+    if !(16..=1024).contains(&size) || !size.is_power_of_two() {
+        return Err(format!(
+            "block size {size} is not a power of two in 16..=1024"
+        ));
+    }
+    if num > Block::MAX_NUM {
+        return Err(format!("block number {num} exceeds 20 bits"));
+    }
+    Ok((num, Block::size_to_szx(size)))
 }
 
 fn bytes_arg(s: &str) -> Result<Vec<u8>, String> {
@@ -128,9 +158,18 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             .map_err(|_| format!("bad option number in {o:?}"))?;
         msg.add_option(OptionNumber(num), &bytes_arg(value)?);
     }
-    let msg = msg.payload(payload);
+    let mut msg = msg.payload(payload);
     let mut config = coap_endpoint::Config::default();
     config.response_timeout = Duration::from_secs(args.wait);
+    if let Some((num, szx)) = args.block {
+        config.block_szx = szx;
+        if method == Code::GET || method == Code::FETCH {
+            // RFC 7959 §2.4 early negotiation: ask for this block size.
+            if let Some(b) = Block::new(num, false, szx) {
+                msg = msg.block2(b);
+            }
+        }
+    }
     let local = if peer.is_ipv6() && args.local == "0.0.0.0:0" {
         "[::]:0".to_owned()
     } else {
@@ -158,6 +197,9 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             ExitCode::SUCCESS
         });
     }
+    if let Some(secs) = args.subscribe {
+        return observe(&client, peer, msg, Duration::from_secs(secs), wait).await;
+    }
     let fut = async {
         match &args.token {
             Some(t) => {
@@ -176,6 +218,48 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         .await
         .map_err(|_| "no response in time".to_owned())??;
     output(&args, peer, &response)
+}
+
+/// `-s`: prints every notification for `duration`, then deregisters.
+async fn observe(
+    client: &Client,
+    peer: SocketAddr,
+    msg: coap_codec::MessageBuilder,
+    duration: Duration,
+    wait: Duration,
+) -> Result<ExitCode, String> {
+    let mut obs = client.observe(peer, msg).await.map_err(|e| e.to_string())?;
+    let first = tokio::time::timeout(wait, obs.next())
+        .await
+        .map_err(|_| "no response in time".to_owned())?
+        .ok_or("observation failed")?;
+    print_notification(&first);
+    if first.code().is_error() {
+        eprintln!("{}", first.code());
+        return Ok(ExitCode::from(1));
+    }
+    let end = tokio::time::Instant::now() + duration;
+    loop {
+        match tokio::time::timeout_at(end, obs.next()).await {
+            Ok(Some(n)) => print_notification(&n),
+            Ok(None) => return Ok(ExitCode::SUCCESS),
+            Err(_) => break,
+        }
+    }
+    obs.cancel();
+    // The deregistration's response ends the stream; do not wait long.
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while obs.next().await.is_some() {}
+    })
+    .await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_notification(m: &Message<Bytes>) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(m.payload());
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
 }
 
 fn output(args: &Args, peer: SocketAddr, r: &Message<Bytes>) -> Result<ExitCode, String> {

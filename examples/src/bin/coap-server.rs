@@ -12,7 +12,9 @@ use m2m_examples::coap_resources::{self, Options};
 /// A CoAP server (RFC 7252) serving /basic (the CoAPthon BasicResource),
 /// /time (as libcoap's coap-server) and the ETSI CoAP plugtest resources
 /// (/test, /seg1/seg2/seg3, /query, /separate, /location-query,
-/// /multi-format, /validate, /create1, /link1-3, /path/sub1-3).
+/// /multi-format, /validate, /create1, /link1-3, /path/sub1-3, and for
+/// Observe and block-wise transfer /obs, /obs-non, /obs-large, /obs-reset,
+/// /large, /large-update, /large-create, /large-post).
 /// Stops gracefully on Ctrl-C.
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -89,7 +91,8 @@ async fn main() -> std::io::Result<()> {
         separate_after: Duration::from_millis(args.separate_after_ms),
     };
     let handle = server.handle();
-    coap_resources::install(server.router(), handle, &opts);
+    coap_resources::install(server.router(), handle.clone(), &opts);
+    m2m_examples::coap_observe_block::install(server.router(), handle);
     println!("coap-server listening on {}", server.local_addr());
     tracing::info!(addr = %server.local_addr(), "listening");
     if args.blocking {

@@ -1,0 +1,250 @@
+//! The Observe and block-wise plugtest resources `coap-server` serves
+//! (ETSI TD_COAP_OBS_* and TD_COAP_BLOCK_*), and the ticker that makes
+//! `/time` and `/obs*` change.
+//!
+//! - `/obs`: observable text that changes every 5 s; CON notifications.
+//! - `/obs-non`: the same with NON notifications.
+//! - `/obs-large`: observable, a 1500-byte representation that changes
+//!   every 5 s, so each notification comes in blocks (RFC 7959 §2.6).
+//! - `/obs-reset`: POST resets the counters of the `/obs*` resources, which
+//!   notifies their observers.
+//! - `/large`: 2048 bytes of text (more than the 1280 the plugtests ask).
+//! - `/large-update`: GET reads, PUT replaces the stored body (Block1).
+//! - `/large-create`: POST creates a child holding the body (2.01 with
+//!   Location-Path).
+//! - `/large-post`: POST answers 2.04 with the body's length and checksum.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use coap_codec::{Code, ContentFormat};
+use coap_endpoint::server::{handler, response, Attributes, Outcome, Request, Resource, Router};
+use coap_endpoint::tokio::ServerHandle;
+
+/// How often `/obs`, `/obs-non` and `/obs-large` change.
+pub const OBS_PERIOD: Duration = Duration::from_secs(5);
+
+/// The shared state of the observable resources.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counters {
+    obs: u64,
+    obs_non: u64,
+    obs_large: u64,
+}
+
+/// The 2048-byte body of `/large`: numbered lines of text.
+pub fn large_body() -> Bytes {
+    let mut s = String::with_capacity(2048);
+    let mut line = 0;
+    while s.len() < 2048 {
+        s.push_str(&format!(
+            "{line:04} the quick brown fox jumps over the lazy dog\n"
+        ));
+        line += 1;
+    }
+    s.truncate(2048);
+    Bytes::from(s)
+}
+
+/// The `/obs-large` representation for counter value `n`: 1500 bytes.
+pub fn obs_large_body(n: u64) -> Bytes {
+    let head = format!("obs-large {n}\n");
+    let mut s = head.repeat(1500 / head.len() + 1);
+    s.truncate(1500);
+    Bytes::from(s)
+}
+
+fn text(n: u64) -> Outcome {
+    Outcome::Reply(
+        response(Code::CONTENT)
+            .content_format(ContentFormat::TEXT_PLAIN)
+            .max_age(OBS_PERIOD.as_secs() as u32 + 5)
+            .payload(n.to_string()),
+    )
+}
+
+/// A checksum of a body: its length and a position-weighted byte sum.
+pub fn body_summary(b: &[u8]) -> String {
+    let sum: u64 = b
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (i as u64 + 1) * u64::from(*x))
+        .sum();
+    format!("{} bytes, checksum {sum}", b.len())
+}
+
+/// A body stored by PUT, read by GET.
+#[derive(Debug)]
+struct Stored(Bytes);
+
+impl Resource for Stored {
+    fn get(&mut self, _req: &Request<'_>) -> Outcome {
+        Outcome::content(ContentFormat::OCTET_STREAM, self.0.clone())
+    }
+    fn put(&mut self, req: &Request<'_>) -> Outcome {
+        self.0 = req.payload_bytes();
+        Outcome::status(Code::CHANGED)
+    }
+}
+
+/// `/large-create`: POST makes a child holding the body.
+#[derive(Debug)]
+struct Creator;
+
+impl Resource for Creator {
+    fn post(&mut self, req: &Request<'_>) -> Outcome {
+        Outcome::create(Stored(req.payload_bytes()), Attributes::new())
+    }
+}
+
+/// Adds the resources to `router` and starts the ticker that changes them
+/// and notifies their observers through `handle` (and `/time` every
+/// second). Call from inside a tokio runtime.
+pub fn install(router: &mut Router, handle: ServerHandle) {
+    let counters = Arc::new(Mutex::new(Counters::default()));
+    let c = counters.clone();
+    router.add(
+        "/obs",
+        handler(move |req| match req.method() {
+            Code::GET => text(c.lock().map_or(0, |c| c.obs)),
+            _ => Outcome::status(Code::METHOD_NOT_ALLOWED),
+        }),
+        Attributes::new()
+            .title("Observable resource which changes every 5 seconds")
+            .observable(),
+    );
+    let c = counters.clone();
+    router.add(
+        "/obs-non",
+        handler(move |req| match req.method() {
+            Code::GET => text(c.lock().map_or(0, |c| c.obs_non)),
+            _ => Outcome::status(Code::METHOD_NOT_ALLOWED),
+        }),
+        Attributes::new()
+            .title("Observable resource with NON notifications")
+            .observable(),
+    );
+    let c = counters.clone();
+    router.add(
+        "/obs-large",
+        handler(move |req| match req.method() {
+            Code::GET => Outcome::content(
+                ContentFormat::TEXT_PLAIN,
+                obs_large_body(c.lock().map_or(0, |c| c.obs_large)),
+            ),
+            _ => Outcome::status(Code::METHOD_NOT_ALLOWED),
+        }),
+        Attributes::new()
+            .title("Large observable resource")
+            .observable(),
+    );
+    let (c, h) = (counters.clone(), handle.clone());
+    router.add(
+        "/obs-reset",
+        handler(move |req| {
+            if req.method() != Code::POST {
+                return Outcome::status(Code::METHOD_NOT_ALLOWED);
+            }
+            if let Ok(mut c) = c.lock() {
+                *c = Counters::default();
+            }
+            notify_all(&h, &Counters::default());
+            Outcome::status(Code::CHANGED)
+        }),
+        Attributes::new().title("Resets the observable resources"),
+    );
+    router.add(
+        "/large",
+        handler(|req| match req.method() {
+            Code::GET => Outcome::content(ContentFormat::TEXT_PLAIN, large_body()),
+            _ => Outcome::status(Code::METHOD_NOT_ALLOWED),
+        }),
+        Attributes::new().title("Large resource").size(2048),
+    );
+    router.add(
+        "/large-update",
+        Stored(large_body()),
+        Attributes::new().title("Large resource that can be updated using PUT"),
+    );
+    router.add(
+        "/large-create",
+        Creator,
+        Attributes::new()
+            .title("Large resource that can be created using POST")
+            .allow_children(),
+    );
+    router.add(
+        "/large-post",
+        handler(|req| match req.method() {
+            Code::POST => Outcome::Reply(
+                response(Code::CHANGED)
+                    .content_format(ContentFormat::TEXT_PLAIN)
+                    .payload(body_summary(req.payload())),
+            ),
+            _ => Outcome::status(Code::METHOD_NOT_ALLOWED),
+        }),
+        Attributes::new().title("Handles large POST requests"),
+    );
+    tokio::spawn(tick(counters, handle));
+}
+
+fn notify_all(h: &ServerHandle, c: &Counters) {
+    let msg = |n: u64| match text(n) {
+        Outcome::Reply(m) => m,
+        _ => response(Code::CONTENT),
+    };
+    h.notify("/obs", msg(c.obs), true);
+    h.notify("/obs-non", msg(c.obs_non), false);
+    h.notify(
+        "/obs-large",
+        response(Code::CONTENT)
+            .content_format(ContentFormat::TEXT_PLAIN)
+            .payload(obs_large_body(c.obs_large)),
+        false,
+    );
+}
+
+async fn tick(counters: Arc<Mutex<Counters>>, handle: ServerHandle) {
+    let mut second = tokio::time::interval(Duration::from_secs(1));
+    second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n = 0u64;
+    loop {
+        second.tick().await;
+        n += 1;
+        if let Outcome::Reply(m) = crate::coap_resources::time_now(false) {
+            if !handle.notify("/time", m, false) {
+                return;
+            }
+        }
+        if n % OBS_PERIOD.as_secs() == 0 {
+            let snapshot = {
+                let Ok(mut c) = counters.lock() else {
+                    return;
+                };
+                c.obs += 1;
+                c.obs_non += 1;
+                c.obs_large += 1;
+                *c
+            };
+            notify_all(&handle, &snapshot);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_bodies_exceed_one_block() {
+        assert_eq!(large_body().len(), 2048);
+        assert_eq!(obs_large_body(7).len(), 1500);
+        assert!(obs_large_body(7).starts_with(b"obs-large 7\n"));
+    }
+
+    #[test]
+    fn summary_names_length_and_checksum() {
+        assert_eq!(body_summary(&[1, 2]), "2 bytes, checksum 5");
+    }
+}
