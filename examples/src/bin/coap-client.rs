@@ -56,7 +56,7 @@ struct Args {
     /// notification on its own line; then deregister (Observe 1).
     #[arg(short = 's', long = "subscribe")]
     subscribe: Option<u64>,
-    /// Block size for block-wise transfers, "[num,]size" as libcoap:
+    /// Block size for block-wise transfers, `[num,]size` as libcoap:
     /// size 16-1024 (a power of two), num the first Block2 block to ask for
     /// (RFC 7959). Large payloads are sent in Block1 blocks of this size.
     #[arg(short = 'b', long = "block", value_parser = block_arg)]
@@ -75,7 +75,7 @@ fn content_format(s: &str) -> Result<ContentFormat, String> {
         .ok_or_else(|| format!("unknown content format {s:?}"))
 }
 
-/// "[num,]size" → (num, szx).
+/// `[num,]size` → (num, szx).
 fn block_arg(s: &str) -> Result<(u32, u8), String> {
     let (num, size) = match s.split_once(',') {
         Some((n, z)) => (n.trim().parse::<u32>().map_err(|e| e.to_string())?, z),
