@@ -34,6 +34,12 @@ pub struct Config {
     /// Seconds between two publications of the `$SYS/broker/...` topics;
     /// 0 turns them off. Default 10, as Mosquitto.
     pub sys_interval_secs: u32,
+    /// Bytes the tokio adapter may hold for one connection that does not
+    /// read fast enough. Past this the connection is closed as a slow
+    /// consumer: QoS 0 fan-out cannot grow the broker's memory without
+    /// bound, and a persistent session keeps its QoS 1/2 messages for
+    /// redelivery. Default 8 MiB.
+    pub max_write_queue_bytes: usize,
 }
 
 impl Default for Config {
@@ -48,6 +54,7 @@ impl Default for Config {
             allow_anonymous: true,
             retain_available: true,
             sys_interval_secs: 10,
+            max_write_queue_bytes: 8 << 20,
         }
     }
 }

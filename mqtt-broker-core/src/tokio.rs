@@ -49,18 +49,31 @@ enum Input {
 /// channel while idle: an empty queue allocates nothing.
 #[derive(Default)]
 struct Outbox {
-    queue: Mutex<VecDeque<Bytes>>,
+    queue: Mutex<Queue>,
     closed: AtomicBool,
     notify: Notify,
 }
 
+/// The bytes waiting for one connection's writer, and their total.
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<Bytes>,
+    bytes: usize,
+}
+
 impl Outbox {
-    fn push(&self, bytes: Bytes) {
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push_back(bytes);
+    /// Queues `bytes`; `false` (and nothing queued) when that would hold
+    /// more than `limit` bytes for this connection: a slow consumer.
+    fn push(&self, bytes: Bytes, limit: usize) -> bool {
+        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if q.bytes + bytes.len() > limit && !q.items.is_empty() {
+            return false;
+        }
+        q.bytes += bytes.len();
+        q.items.push_back(bytes);
+        drop(q);
         self.notify.notify_one();
+        true
     }
 
     /// The writer ends once everything queued before is written.
@@ -76,14 +89,15 @@ impl Outbox {
         let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         let mut size = 0;
         while size < WRITE_BATCH {
-            let Some(b) = q.pop_front() else { break };
+            let Some(b) = q.items.pop_front() else { break };
             size += b.len();
             batch.push_back(b);
         }
-        if q.is_empty() && q.capacity() > 64 {
-            q.shrink_to_fit();
+        q.bytes -= size;
+        if q.items.is_empty() && q.items.capacity() > 64 {
+            q.items.shrink_to_fit();
         }
-        closed && q.is_empty()
+        closed && q.items.is_empty()
     }
 }
 
@@ -120,13 +134,28 @@ pub async fn serve(
         accepts.push(tokio::spawn(accept_loop(l, tx)));
     }
     let max_packet = usize::try_from(broker.config().max_packet_size).unwrap_or(usize::MAX);
+    let max_queue = broker.config().max_write_queue_bytes;
     let mut links: HashMap<ConnId, Link> = HashMap::new();
     tokio::pin!(shutdown);
     loop {
         while let Some(t) = broker.poll_transmit() {
-            if let Some(link) = links.get(&t.conn) {
-                // A closed writer means the connection is going away; its loss is reported.
-                link.out.push(t.payload);
+            let Some(link) = links.get(&t.conn) else {
+                continue;
+            };
+            if !link.out.push(t.payload, max_queue) {
+                // A slow consumer: drop the connection rather than buffer
+                // without bound; the broker handles it as a lost connection
+                // (will, session kept for redelivery).
+                tracing::warn!(
+                    conn = t.conn.0,
+                    max_queue,
+                    "write queue full, closing slow consumer"
+                );
+                if let Some(link) = links.remove(&t.conn) {
+                    link.reader.abort();
+                    link.out.close();
+                }
+                broker.connection_lost(now(), t.conn);
             }
         }
         while let Some(ev) = broker.poll_event() {
@@ -201,7 +230,7 @@ pub async fn serve(
     broker.shutdown(now());
     while let Some(t) = broker.poll_transmit() {
         if let Some(link) = links.get(&t.conn) {
-            link.out.push(t.payload);
+            link.out.push(t.payload, max_queue);
         }
     }
     let mut writers = Vec::new();

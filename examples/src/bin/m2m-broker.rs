@@ -20,6 +20,7 @@
 //! connect_timeout = 10           # seconds to send CONNECT
 //! retain_available = true
 //! sys_interval = 10              # seconds between $SYS/broker/... updates; 0 turns them off
+//! max_write_queue_bytes = 8388608 # bytes held for a slow reader before it is disconnected
 //!
 //! [[listener]]                   # repeatable; default: 127.0.0.1 and ::1 on port 1883
 //! bind = "0.0.0.0:1883"
@@ -63,6 +64,7 @@ struct FileConfig {
     connect_timeout: Option<u16>,
     retain_available: Option<bool>,
     sys_interval: Option<u32>,
+    max_write_queue_bytes: Option<usize>,
     #[serde(default)]
     listener: Vec<ListenerConfig>,
 }
@@ -100,6 +102,9 @@ impl FileConfig {
         }
         if let Some(v) = self.sys_interval {
             c.sys_interval_secs = v;
+        }
+        if let Some(v) = self.max_write_queue_bytes {
+            c.max_write_queue_bytes = v;
         }
         c
     }
