@@ -17,6 +17,15 @@ use tokio::sync::mpsc;
 
 use crate::{Config, ConnId, Gateway, Transmit};
 
+/// Byte batches queued towards one broker connection. Past this the broker
+/// is not keeping up: the connection is dropped (its clients are told, as
+/// for any lost broker connection) rather than buffered without bound.
+const WRITE_QUEUE: usize = 1024;
+
+/// Reports queued from the broker connections to the gateway task; a full
+/// queue makes the readers wait, so TCP flow control slows the broker down.
+const UPSTREAM_QUEUE: usize = 1024;
+
 /// What a broker connection task reports.
 enum Upstream {
     Bytes(ConnId, Bytes),
@@ -34,8 +43,8 @@ pub async fn run(socket: UdpSocket, broker: SocketAddr, config: Config) -> io::R
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
     let mut gw = Gateway::new(config, seed, Instant::now());
-    let (up_tx, mut up_rx) = mpsc::unbounded_channel::<Upstream>();
-    let mut writers: HashMap<ConnId, mpsc::UnboundedSender<Bytes>> = HashMap::new();
+    let (up_tx, mut up_rx) = mpsc::channel::<Upstream>(UPSTREAM_QUEUE);
+    let mut writers: HashMap<ConnId, mpsc::Sender<Bytes>> = HashMap::new();
     let mut buf = vec![0u8; 65_536];
     loop {
         while let Some(t) = gw.poll_transmit() {
@@ -45,13 +54,18 @@ pub async fn run(socket: UdpSocket, broker: SocketAddr, config: Config) -> io::R
                     let _ = socket.send_to(&data, to).await;
                 }
                 Transmit::Open(conn) => {
-                    let (tx, rx) = mpsc::unbounded_channel();
+                    let (tx, rx) = mpsc::channel(WRITE_QUEUE);
                     writers.insert(conn, tx);
                     tokio::spawn(connection(conn, broker, rx, up_tx.clone()));
                 }
                 Transmit::Data { conn, data } => {
-                    if let Some(w) = writers.get(&conn) {
-                        let _ = w.send(data);
+                    let full = writers.get(&conn).is_some_and(|w| {
+                        matches!(w.try_send(data), Err(mpsc::error::TrySendError::Full(_)))
+                    });
+                    if full {
+                        tracing::warn!(conn = ?conn, "broker not keeping up: dropping its connection");
+                        writers.remove(&conn);
+                        gw.handle_broker_closed(Instant::now(), conn);
                     }
                 }
                 Transmit::Close(conn) => {
@@ -89,11 +103,11 @@ pub async fn run(socket: UdpSocket, broker: SocketAddr, config: Config) -> io::R
 async fn connection(
     conn: ConnId,
     broker: SocketAddr,
-    mut rx: mpsc::UnboundedReceiver<Bytes>,
-    up: mpsc::UnboundedSender<Upstream>,
+    mut rx: mpsc::Receiver<Bytes>,
+    up: mpsc::Sender<Upstream>,
 ) {
     let Ok(stream) = TcpStream::connect(broker).await else {
-        let _ = up.send(Upstream::Closed(conn));
+        let _ = up.send(Upstream::Closed(conn)).await;
         return;
     };
     let _ = stream.set_nodelay(true);
@@ -106,13 +120,13 @@ async fn connection(
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     let data = Bytes::copy_from_slice(&buf[..n]);
-                    if read_up.send(Upstream::Bytes(conn, data)).is_err() {
+                    if read_up.send(Upstream::Bytes(conn, data)).await.is_err() {
                         return;
                     }
                 }
             }
         }
-        let _ = read_up.send(Upstream::Closed(conn));
+        let _ = read_up.send(Upstream::Closed(conn)).await;
     });
     while let Some(data) = rx.recv().await {
         if writer.write_all(&data).await.is_err() {
