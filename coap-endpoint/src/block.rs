@@ -4,12 +4,17 @@
 //! Block2 is stateless: every block request runs the handler again and the
 //! endpoint cuts out the block asked for, with an ETag derived from the body
 //! when the handler set none, so a client notices a representation that
-//! changes mid-transfer (§2.4). Block1 is atomic: blocks are collected per
-//! client and request (peer, method, options, Request-Tag; not the token,
-//! which some clients change per block) and the application sees one request
-//! with the whole body (§2.5). Every reassembly is bounded in size, number
-//! and age by [`Config`](crate::Config).
+//! changes mid-transfer (§2.4). Block1 is atomic by default: blocks are
+//! collected per client and request (peer, method, options, Request-Tag;
+//! not the token, which some clients change per block) and the application
+//! sees one request with the whole body (§2.5). For the paths set with
+//! [`Endpoint::set_non_atomic`] it is non-atomic: the application sees each
+//! block as a request of its own, in order and once, and the endpoint turns
+//! its success answer to an intermediate block into 2.31 Continue. Every
+//! transfer, atomic or not, is bounded in size, number and age by
+//! [`Config`](crate::Config).
 
+use std::collections::BTreeSet;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -20,11 +25,29 @@ use coap_codec::{Block, Code, Message, MessageBuilder, OptionNumber};
 use crate::endpoint::Endpoint;
 use crate::hash::{self, KeyedState, Map};
 
-/// A Block1 body being collected.
+/// A Block1 transfer in progress.
 #[derive(Debug)]
 struct Partial {
+    /// Atomic: the body so far. Non-atomic: empty (the application keeps it).
     body: BytesMut,
+    /// Non-atomic: how many bytes the application has accepted (the offset
+    /// the next new block must start at), and the block it is handling now
+    /// (offset, length), if any.
+    stream: Option<Stream>,
     expires: Instant,
+}
+
+/// The progress of a non-atomic transfer.
+#[derive(Debug)]
+struct Stream {
+    /// Bytes the application has taken: where the next new block starts.
+    next: usize,
+    /// The block the application is handling (offset, length).
+    in_flight: Option<(usize, usize)>,
+    /// The offset of the last block taken.
+    last_offset: usize,
+    /// The answer to the last block, once the transfer is complete.
+    done: Option<MessageBuilder>,
 }
 
 /// Block1 bodies being reassembled, by (peer, request key).
@@ -35,6 +58,8 @@ pub(crate) struct Reassembly {
     /// for the client's Block2 follow-ups (RFC 7959 §3.3).
     responses: Map<(SocketAddr, u64), (MessageBuilder, Instant)>,
     key: KeyedState,
+    /// Paths (`/a/b`) whose Block1 requests are handled non-atomically.
+    non_atomic: BTreeSet<String>,
 }
 
 /// What to do with a request carrying Block1.
@@ -43,6 +68,11 @@ pub(crate) enum Block1Step {
     Reply(MessageBuilder),
     /// The body is whole: hand this request to the application.
     Complete(Message<Bytes>),
+    /// Non-atomic: hand this block, as it is, to the application.
+    Stream,
+    /// Non-atomic: another copy of the block the application is handling
+    /// now; drop it (the client retransmits if it needs to).
+    Ignore,
 }
 
 impl Reassembly {
@@ -51,7 +81,17 @@ impl Reassembly {
             map: hash::map(key),
             responses: hash::map(key.rotate_left(9)),
             key: KeyedState::new(key.rotate_left(17)),
+            non_atomic: BTreeSet::new(),
         }
+    }
+
+    /// Whether a request's Block1 blocks go to the application one by one.
+    fn is_non_atomic(&self, msg: &Message<Bytes>) -> bool {
+        !self.non_atomic.is_empty()
+            && msg
+                .options()
+                .path()
+                .is_ok_and(|p| self.non_atomic.contains(&p))
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -145,6 +185,9 @@ impl Endpoint {
     ) -> Block1Step {
         let max = self.config.max_body_size;
         let key = (from, self.block1.key_of(msg));
+        if self.block1.is_non_atomic(msg) {
+            return self.block1_stream_step(now, key, msg, b1);
+        }
         let payload = msg.payload();
         if b1.num() == 0 {
             if msg.options().size1().is_some_and(|s| s as usize > max) || payload.len() > max {
@@ -154,15 +197,8 @@ impl Endpoint {
             if !b1.more() {
                 return Block1Step::Complete(msg.clone());
             }
-            self.block1.map.retain(|_, p| p.expires > now);
-            self.block1.map.remove(&key);
-            let per_peer = self.block1.map.keys().filter(|k| k.0 == from).count();
-            if per_peer >= self.config.max_block1_per_peer
-                || self.block1.map.len() >= self.config.max_block1_transfers
-            {
-                return Block1Step::Reply(
-                    crate::server::response(Code::SERVICE_UNAVAILABLE).max_age(5),
-                );
+            if let Some(busy) = self.start_transfer(now, key) {
+                return Block1Step::Reply(busy);
             }
             if payload.len() != b1.size() {
                 return Block1Step::Reply(crate::server::response(Code::BAD_REQUEST));
@@ -173,6 +209,7 @@ impl Endpoint {
                 key,
                 Partial {
                     body,
+                    stream: None,
                     expires: now + self.config.block1_lifetime,
                 },
             );
@@ -200,11 +237,221 @@ impl Endpoint {
             return Block1Step::Reply(crate::server::response(Code::REQUEST_ENTITY_INCOMPLETE));
         };
         let mut whole = MessageBuilder::from_message(msg);
+        // The application sees one request with the whole body: no Block1.
+        whole.remove_option(OptionNumber::BLOCK1);
         whole.payload = p.body.freeze();
         match whole.to_bytes().map(Message::decode) {
             Ok(Ok(m)) => Block1Step::Complete(m),
             _ => Block1Step::Reply(crate::server::response(Code::INTERNAL_SERVER_ERROR)),
         }
+    }
+
+    /// Makes room for a new transfer at `key` (dropping expired ones and an
+    /// older transfer at the same key), or the 5.03 to answer when the
+    /// per-peer or overall limit is reached.
+    fn start_transfer(&mut self, now: Instant, key: (SocketAddr, u64)) -> Option<MessageBuilder> {
+        self.block1.map.retain(|_, p| p.expires > now);
+        self.block1.map.remove(&key);
+        let full = |m: &Map<(SocketAddr, u64), Partial>, cfg: &crate::Config| {
+            m.keys().filter(|k| k.0 == key.0).count() >= cfg.max_block1_per_peer
+                || m.len() >= cfg.max_block1_transfers
+        };
+        if full(&self.block1.map, &self.config) {
+            // Complete non-atomic transfers, kept only to answer a copy of
+            // their last block, make room for a new one.
+            self.block1
+                .map
+                .retain(|_, p| p.stream.as_ref().is_none_or(|s| s.done.is_none()));
+        }
+        let per_peer = self.block1.map.keys().filter(|k| k.0 == key.0).count();
+        (per_peer >= self.config.max_block1_per_peer
+            || self.block1.map.len() >= self.config.max_block1_transfers)
+            .then(|| crate::server::response(Code::SERVICE_UNAVAILABLE).max_age(5))
+    }
+
+    /// One block of a non-atomic transfer (RFC 7959 §2.5): a new block in
+    /// sequence goes to the application; a copy (new message ID) of a block
+    /// it took already is answered again without it (2.31, or the final
+    /// response for the last block); a block that does not follow is 4.08;
+    /// block 0 (re)starts the transfer.
+    fn block1_stream_step(
+        &mut self,
+        now: Instant,
+        key: (SocketAddr, u64),
+        msg: &Message<Bytes>,
+        b1: Block,
+    ) -> Block1Step {
+        let max = self.config.max_body_size;
+        let len = msg.payload().len();
+        let end = b1.offset().saturating_add(len);
+        let lifetime = self.config.block1_lifetime;
+        let incomplete =
+            || Block1Step::Reply(crate::server::response(Code::REQUEST_ENTITY_INCOMPLETE));
+        let Some(p) = self.block1.map.get_mut(&key).filter(|p| p.expires > now) else {
+            self.block1.map.remove(&key);
+            return self.block1_stream_start(now, key, msg, b1);
+        };
+        let Some(s) = p.stream.as_mut() else {
+            // An atomic transfer at this key (the path became non-atomic).
+            self.block1.map.remove(&key);
+            return self.block1_stream_start(now, key, msg, b1);
+        };
+        if let Some(done) = &s.done {
+            if !b1.more() && b1.offset() == s.last_offset {
+                // The last block again: its response again, not the handler.
+                return Block1Step::Reply(done.clone());
+            }
+        }
+        if let Some((offset, _)) = s.in_flight {
+            if offset == b1.offset() {
+                return Block1Step::Ignore;
+            }
+        } else if b1.more() && end <= s.next {
+            // A copy of a block the application took already: not again.
+            p.expires = now + lifetime;
+            return Block1Step::Reply(continue_reply(b1));
+        }
+        if b1.num() == 0 {
+            self.block1.map.remove(&key);
+            return self.block1_stream_start(now, key, msg, b1);
+        }
+        if s.done.is_some()
+            || s.in_flight.is_some()
+            || b1.offset() != s.next
+            || (b1.more() && len != b1.size())
+        {
+            // Out of order, or the client went on without our 2.31.
+            self.block1.map.remove(&key);
+            return incomplete();
+        }
+        if msg.options().size1().is_some_and(|s| s as usize > max) || end > max {
+            self.block1.map.remove(&key);
+            return Block1Step::Reply(too_large(max));
+        }
+        s.in_flight = Some((b1.offset(), len));
+        p.expires = now + lifetime;
+        Block1Step::Stream
+    }
+
+    /// The first block of a non-atomic transfer (no state at its key).
+    fn block1_stream_start(
+        &mut self,
+        now: Instant,
+        key: (SocketAddr, u64),
+        msg: &Message<Bytes>,
+        b1: Block,
+    ) -> Block1Step {
+        let max = self.config.max_body_size;
+        let len = msg.payload().len();
+        if b1.num() != 0 {
+            return Block1Step::Reply(crate::server::response(Code::REQUEST_ENTITY_INCOMPLETE));
+        }
+        if msg.options().size1().is_some_and(|s| s as usize > max) || len > max {
+            return Block1Step::Reply(too_large(max));
+        }
+        if !b1.more() {
+            // The whole body in one block: nothing to track.
+            return Block1Step::Stream;
+        }
+        if len != b1.size() {
+            return Block1Step::Reply(crate::server::response(Code::BAD_REQUEST));
+        }
+        if let Some(busy) = self.start_transfer(now, key) {
+            return Block1Step::Reply(busy);
+        }
+        self.block1.map.insert(
+            key,
+            Partial {
+                body: BytesMut::new(),
+                stream: Some(Stream {
+                    next: 0,
+                    in_flight: Some((0, len)),
+                    last_offset: 0,
+                    done: None,
+                }),
+                expires: now + self.config.block1_lifetime,
+            },
+        );
+        Block1Step::Stream
+    }
+
+    /// The application answered block `b1` of a non-atomic transfer: an
+    /// error ends the transfer and goes out as it is; a success to an
+    /// intermediate block records the block as taken and becomes 2.31
+    /// Continue; the answer to the last block is kept for a copy of that
+    /// block until the transfer expires.
+    pub(crate) fn block1_streamed(
+        &mut self,
+        now: Instant,
+        at: (SocketAddr, u64),
+        b1: Block,
+        response: &mut MessageBuilder,
+    ) {
+        let lifetime = self.config.block1_lifetime;
+        let ours = self.block1.map.get_mut(&at).filter(|p| {
+            p.stream
+                .as_ref()
+                .is_some_and(|s| s.in_flight.is_some_and(|(o, _)| o == b1.offset()))
+        });
+        if let Some(p) = ours {
+            if response.code.is_error() {
+                self.block1.map.remove(&at);
+            } else if let Some(s) = p.stream.as_mut() {
+                if let Some((offset, len)) = s.in_flight.take() {
+                    s.next = offset + len;
+                    s.last_offset = offset;
+                }
+                if !b1.more() {
+                    s.done = Some(response.clone());
+                }
+                p.expires = now + lifetime;
+            }
+        }
+        if response.code.is_error() || !b1.more() {
+            return;
+        }
+        if response.code != Code::CONTINUE {
+            *response = continue_reply(b1);
+        } else if response.options().all(|(n, _)| n != OptionNumber::BLOCK1) {
+            *response = std::mem::replace(response, continue_reply(b1)).block1(b1);
+        }
+    }
+
+    /// Sets whether Block1 requests to `path` (`/a/b`, as Uri-Path
+    /// segments) are handled non-atomically (RFC 7959 §2.5): instead of one
+    /// request with the reassembled body, the application gets each block
+    /// as an [`Event::Request`](crate::Event::Request) of its own carrying
+    /// the Block1 option, in order and once. Its success answer to an
+    /// intermediate block goes out as 2.31 Continue, an error answer (4.13,
+    /// 5.03, ...) ends the transfer, and its answer to the last block is
+    /// the response. Copies of blocks already taken are answered 2.31
+    /// without the application, a block that does not follow gets 4.08
+    /// Request Entity Incomplete, block 0 starts the transfer anew. The
+    /// limits of `Config` (largest body, transfers per peer and in all,
+    /// `block1_lifetime`) apply as for atomic transfers. A
+    /// [`Router`](crate::server::Router) sets this for resources whose
+    /// attributes say [`non_atomic`](crate::server::Attributes::non_atomic).
+    pub fn set_non_atomic(&mut self, path: &str, non_atomic: bool) {
+        let path = normal_path(path);
+        if non_atomic {
+            self.block1.non_atomic.insert(path);
+        } else {
+            self.block1.non_atomic.remove(&path);
+        }
+    }
+
+    /// Replaces every non-atomic path (see [`set_non_atomic`](Self::set_non_atomic)).
+    pub fn set_non_atomic_paths<I, S>(&mut self, paths: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.block1.non_atomic = paths.into_iter().map(|p| normal_path(p.as_ref())).collect();
+    }
+
+    /// The paths handled non-atomically.
+    pub fn non_atomic_paths(&self) -> impl Iterator<Item = &str> + '_ {
+        self.block1.non_atomic.iter().map(String::as_str)
     }
 
     /// Cuts the block a client asked for (or block 0 when the response does
@@ -258,6 +505,12 @@ impl Endpoint {
             std::mem::replace(response, crate::server::response(Code::CONTENT)).block2(block);
         Ok(())
     }
+}
+
+/// `a/b`, `/a/b` and `/a/b/` as `/a/b`; the root as `/`.
+fn normal_path(path: &str) -> String {
+    let p = path.trim_matches('/');
+    format!("/{p}")
 }
 
 /// 2.31 Continue echoing the block (RFC 7959 §2.3).

@@ -36,6 +36,8 @@ pub(crate) struct Incoming {
     block1: Option<Block>,
     /// The Block1 transfer's key, to keep a large response for Block2.
     block_key: Option<u64>,
+    /// A block of a non-atomic Block1 transfer (RFC 7959 §2.5).
+    streamed: bool,
 }
 
 impl Endpoint {
@@ -101,6 +103,13 @@ impl Endpoint {
         let block1 = options.block1().filter(|_| !multicast);
         let block2 = options.block2();
         let mut step = block1.map(|b| self.block1_step(now, from, &msg, b));
+        if matches!(step, Some(Block1Step::Ignore)) {
+            // A copy (new message ID) of the block the application is
+            // handling: not again; the client retransmits if it must.
+            self.stats.duplicates += 1;
+            return;
+        }
+        let streamed = matches!(step, Some(Block1Step::Stream));
         let mut block_key = None;
         if block1.is_some() || block2.is_some_and(|b| b.num() > 0) {
             let key = self.block1.request_key(&msg);
@@ -130,6 +139,7 @@ impl Endpoint {
                 block2,
                 block1,
                 block_key,
+                streamed,
             },
         );
         let reply = if con {
@@ -153,7 +163,7 @@ impl Endpoint {
                 return;
             }
             Some(Block1Step::Complete(m)) => m,
-            None => msg,
+            Some(Block1Step::Stream | Block1Step::Ignore) | None => msg,
         };
         self.events.push_back(Event::Request {
             id,
@@ -224,6 +234,13 @@ impl Endpoint {
         }
         let inc = self.incoming.get(&id).ok_or(RespondError::UnknownRequest)?;
         response.token = inc.token;
+        if let (true, Some(b1), Some(key)) = (inc.streamed, inc.block1, inc.block_key) {
+            let at = (inc.peer, key);
+            self.block1_streamed(now, at, b1, &mut response);
+        }
+        let Some(inc) = self.incoming.get(&id) else {
+            return Err(RespondError::UnknownRequest);
+        };
         if let Some(b1) = inc.block1 {
             if response.options().all(|(n, _)| n != OptionNumber::BLOCK1) {
                 response = response.block1(b1.with_more(false));

@@ -82,7 +82,11 @@
 //!   Block1 bodies atomically (2.31 Continue, 4.08 Request Entity
 //!   Incomplete, 4.13 with Size1), keyed on the client and the request's
 //!   options including Request-Tag but not the token, within limits of
-//!   body size, transfers per peer and in all, and age.
+//!   body size, transfers per peer and in all, and age. Resources marked
+//!   [`server::Attributes::non_atomic`] (or paths given to
+//!   [`Endpoint::set_non_atomic`]) get the body block by block instead
+//!   (RFC 7959 §2.5), each block once and in order
+//!   ([`server::Request::block1`]), within the same limits.
 //! - [`multicast`]: the "All CoAP Nodes" addresses.
 //!
 //! # Features
@@ -90,8 +94,7 @@
 //!   (IPv4 or IPv6), multicast group sockets, graceful shutdown, and
 //!   [`tokio::Server::run_blocking`] for a dedicated-thread server.
 //!
-//! Not yet here (later issues): DTLS and OSCORE; non-atomic Block1
-//! delivery to the application; BERT (RFC 8323). Options of those pass
+//! Not yet here (later issues): DTLS and OSCORE; BERT (RFC 8323). Options of those pass
 //! through unchanged.
 #![forbid(unsafe_code)]
 // Tests start their virtual clocks at an arbitrary real instant.

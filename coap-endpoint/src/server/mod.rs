@@ -61,9 +61,16 @@ impl Node {
 }
 
 /// The resource tree. Paths are `/`-separated Uri-Path segments.
+///
+/// Resources with [`Attributes::non_atomic`] need the endpoint to know
+/// their paths before their first block arrives: [`Router::serve`] and the
+/// tokio server tell it, and a loop of your own that calls
+/// [`Router::handle`] calls [`Router::attach`] first.
 #[derive(Default)]
 pub struct Router {
     root: Node,
+    /// The endpoint has been told the current non-atomic paths.
+    synced: bool,
 }
 
 impl core::fmt::Debug for Router {
@@ -107,7 +114,31 @@ impl Router {
         for s in path {
             node = node.children.entry((*s).to_owned()).or_default();
         }
+        self.synced &=
+            !attrs.non_atomic && !node.entry.as_ref().is_some_and(|e| e.attrs.non_atomic);
         node.entry = Some(Entry { resource, attrs });
+    }
+
+    /// Tells `endpoint` which paths take Block1 bodies non-atomically
+    /// (those whose attributes say [`Attributes::non_atomic`]; see
+    /// [`Endpoint::set_non_atomic`]). [`serve`](Self::serve) does this
+    /// whenever the tree changed; call it before the first datagram.
+    pub fn attach(&mut self, endpoint: &mut Endpoint) {
+        let mut paths = Vec::new();
+        self.walk(&self.root, &mut Vec::new(), &mut |p, attrs| {
+            if attrs.non_atomic {
+                paths.push(format!("/{}", p.join("/")));
+            }
+        });
+        endpoint.set_non_atomic_paths(paths);
+        self.synced = true;
+    }
+
+    /// [`attach`](Self::attach) when the tree changed since.
+    pub(crate) fn sync(&mut self, endpoint: &mut Endpoint) {
+        if !self.synced {
+            self.attach(endpoint);
+        }
     }
 
     /// Removes the resource at `path` and everything below it. Returns
@@ -124,6 +155,8 @@ impl Router {
             return false;
         };
         let removed = p.children.remove(*last).is_some_and(|n| n.entry.is_some());
+        // Something below may have been non-atomic.
+        self.synced = false;
         // Prune empty interior nodes.
         for depth in (0..parent.len()).rev() {
             let Some(n) = self.root.find_mut(&parent[..depth]) else {
@@ -177,6 +210,7 @@ impl Router {
     /// Serves every request waiting in `endpoint`: calls the handlers and
     /// responds. Returns the other events (responses to requests of ours).
     pub fn serve(&mut self, now: Instant, endpoint: &mut Endpoint) -> Vec<Event> {
+        self.sync(endpoint);
         let mut other = Vec::new();
         while let Some(ev) = endpoint.poll_event() {
             match ev {
@@ -201,6 +235,7 @@ impl Router {
                 ev => other.push(ev),
             }
         }
+        self.sync(endpoint);
         other
     }
 

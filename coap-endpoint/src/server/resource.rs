@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use coap_codec::{Code, ContentFormat, Message, MessageBuilder, MessageType, Options};
+use coap_codec::{Block, Code, ContentFormat, Message, MessageBuilder, MessageType, Options};
 
 use crate::event::IncomingId;
 
@@ -63,6 +63,21 @@ impl Request<'_> {
     /// The Accept option, if given.
     pub fn accept(&self) -> Option<ContentFormat> {
         self.message.options().accept()
+    }
+
+    /// For a resource with non-atomic Block1 handling
+    /// ([`Attributes::non_atomic`]): which block of the body the payload
+    /// is. `offset()` is where it starts in the whole body, `more()` is
+    /// false for the last block, `num() == 0` starts (or restarts) the
+    /// body. `None` when the payload is the whole body: a request without
+    /// Block1, or (atomic handling) a body the endpoint reassembled.
+    ///
+    /// Each block arrives once and in order; answer a success (any 2.xx,
+    /// e.g. [`Outcome::status`]`(Code::CONTINUE)`) to go on, which the
+    /// endpoint sends as 2.31 Continue, or an error to stop the transfer.
+    /// The answer to the last block is the response to the whole request.
+    pub fn block1(&self) -> Option<Block> {
+        self.message.options().block1()
     }
 }
 
@@ -298,6 +313,10 @@ pub struct Attributes {
     /// Request payload formats accepted; another gets 4.15 Unsupported
     /// Content-Format. Empty: any.
     pub accepts: Vec<u16>,
+    /// Block1 requests are handled non-atomically (RFC 7959 §2.5): the
+    /// handler sees every block as it arrives ([`Request::block1`]) instead
+    /// of one request with the reassembled body.
+    pub non_atomic: bool,
     /// `title`.
     pub title: Option<String>,
     /// `sz`: size estimate.
@@ -363,6 +382,58 @@ impl Attributes {
     #[must_use]
     pub fn allow_children(mut self) -> Self {
         self.allow_children = true;
+        self
+    }
+    /// Hands Block1 bodies to the handler block by block (see
+    /// [`Request::block1`] and [`Endpoint::set_non_atomic`](crate::Endpoint::set_non_atomic)).
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use coap_codec::{Block, Code, MessageBuilder, MessageType};
+    /// use coap_endpoint::server::{handler, Attributes, Outcome, Router};
+    /// use coap_endpoint::{Config, Endpoint, Event};
+    ///
+    /// // A log that appends each block as it arrives (no reassembly buffer),
+    /// // and the offsets of the blocks it saw.
+    /// let log = std::sync::Arc::new(std::sync::Mutex::new((Vec::<u8>::new(), Vec::new())));
+    /// let l = log.clone();
+    /// let mut router = Router::new();
+    /// router.add(
+    ///     "/log",
+    ///     handler(move |req| {
+    ///         let (log, offsets) = &mut *l.lock().unwrap();
+    ///         let (offset, last) = req.block1().map_or((0, true), |b| (b.offset(), !b.more()));
+    ///         log.truncate(offset); // writing at the offset makes a restart harmless
+    ///         log.extend_from_slice(req.payload());
+    ///         offsets.push(offset);
+    ///         Outcome::status(if last { Code::CHANGED } else { Code::CONTINUE })
+    ///     }),
+    ///     Attributes::new().non_atomic(),
+    /// );
+    /// let now = Instant::now();
+    /// let (srv, cli) = ("127.0.0.1:5683".parse().unwrap(), "127.0.0.1:40000".parse().unwrap());
+    /// let mut server = Endpoint::new(Config::default(), 1);
+    /// router.attach(&mut server); // before the first datagram
+    /// let mut config = Config::default();
+    /// config.block_szx = 0; // 16-byte blocks
+    /// let mut client = Endpoint::new(config, 2);
+    /// let body = b"one block, then another, then the last".to_vec();
+    /// client.request(now, srv, MessageBuilder::new(MessageType::Confirmable, Code::PUT)
+    ///     .path("/log").payload(body.clone())).unwrap();
+    /// let mut done = None;
+    /// for _ in 0..10 {
+    ///     while let Some(t) = client.poll_transmit() { server.handle_datagram(now, cli, t.payload); }
+    ///     router.serve(now, &mut server);
+    ///     while let Some(t) = server.poll_transmit() { client.handle_datagram(now, srv, t.payload); }
+    ///     if let Some(Event::Response { response, .. }) = client.poll_event() { done = Some(response.code()); break; }
+    /// }
+    /// assert_eq!(done, Some(Code::CHANGED));
+    /// assert_eq!(log.lock().unwrap().0, body);
+    /// assert_eq!(log.lock().unwrap().1, [0, 16, 32]); // three blocks, each once
+    /// ```
+    #[must_use]
+    pub fn non_atomic(mut self) -> Self {
+        self.non_atomic = true;
         self
     }
     /// Adds another link parameter.

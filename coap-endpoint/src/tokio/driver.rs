@@ -242,6 +242,9 @@ impl Driver {
 
     pub(super) fn dispatch(&mut self) {
         let t = now();
+        if let Some(r) = self.router.as_mut() {
+            r.sync(&mut self.endpoint);
+        }
         while let Some(ev) = self.endpoint.poll_event() {
             match ev {
                 Event::Request {
@@ -311,6 +314,10 @@ impl Driver {
                     self.waiters.remove(&id);
                 }
             }
+        }
+        // Handlers may have added or removed non-atomic resources.
+        if let Some(r) = self.router.as_mut() {
+            r.sync(&mut self.endpoint);
         }
     }
 
