@@ -272,8 +272,9 @@ impl Endpoint {
     /// One block of a non-atomic transfer (RFC 7959 §2.5): a new block in
     /// sequence goes to the application; a copy (new message ID) of a block
     /// it took already is answered again without it (2.31, or the final
-    /// response for the last block); a block that does not follow is 4.08;
-    /// block 0 (re)starts the transfer.
+    /// response for the last block); a block that does not follow is 4.08.
+    /// Block 0 starts a transfer when none is in progress (or the last one
+    /// is complete); during one it is a copy like any other block.
     fn block1_stream_step(
         &mut self,
         now: Instant,
@@ -300,6 +301,11 @@ impl Endpoint {
             if !b1.more() && b1.offset() == s.last_offset {
                 // The last block again: its response again, not the handler.
                 return Block1Step::Reply(done.clone());
+            }
+            if b1.num() == 0 {
+                // The transfer is complete: block 0 starts the next one.
+                self.block1.map.remove(&key);
+                return self.block1_stream_start(now, key, msg, b1);
             }
         }
         if let Some((offset, _)) = s.in_flight {
@@ -424,9 +430,15 @@ impl Endpoint {
     /// the Block1 option, in order and once. Its success answer to an
     /// intermediate block goes out as 2.31 Continue, an error answer (4.13,
     /// 5.03, ...) ends the transfer, and its answer to the last block is
-    /// the response. Copies of blocks already taken are answered 2.31
-    /// without the application, a block that does not follow gets 4.08
-    /// Request Entity Incomplete, block 0 starts the transfer anew. The
+    /// the response. Copies of blocks already taken (a client re-sending a
+    /// block in a new exchange) are answered again without the application
+    /// (2.31, or the kept answer to the last block), a block that does not
+    /// follow gets 4.08 Request Entity Incomplete. Block 0 starts a
+    /// transfer when none is in progress at the same key (or the last one
+    /// is complete); during one it counts as a copy, so a client that gives
+    /// up on a body for another one half-way uses a new Request-Tag (RFC
+    /// 9175 §3) or waits `block1_lifetime`. Handlers should write each block
+    /// at its offset, which makes a restart from block 0 harmless. The
     /// limits of `Config` (largest body, transfers per peer and in all,
     /// `block1_lifetime`) apply as for atomic transfers. A
     /// [`Router`](crate::server::Router) sets this for resources whose
