@@ -212,7 +212,8 @@ pub fn coap_endpoint(data: &[u8]) {
 }
 
 /// Runs a script of Observe and block-wise traffic against an endpoint
-/// serving an observable resource, a large one and an upload sink, and
+/// serving an observable resource, a large one, an upload sink and a
+/// non-atomic (block by block) upload sink, and
 /// observing and uploading as a client. Panics when the endpoint sends a
 /// malformed or oversized datagram, exceeds a limit, or keeps state after
 /// a final CON notification and every lifetime have run out.
@@ -248,7 +249,31 @@ pub fn coap_endpoint_observe_block(data: &[u8]) {
             "/up",
             handler(|r| Outcome::content(ContentFormat::TEXT_PLAIN, r.payload_bytes())),
             Attributes::new(),
+        )
+        .add(
+            "/stream",
+            // Non-atomic Block1: every block as it comes, written at its
+            // offset; the first payload byte picks an error or a late
+            // answer that never comes (the request and transfer expire).
+            handler({
+                let mut body = Vec::new();
+                move |r| {
+                    let (offset, more) = r.block1().map_or((0, false), |b| (b.offset(), b.more()));
+                    match r.payload().first().map(|b| b % 16) {
+                        Some(0) => return Outcome::status(Code::SERVICE_UNAVAILABLE),
+                        Some(1) => return Outcome::Later,
+                        _ => {}
+                    }
+                    body.truncate(offset);
+                    body.extend_from_slice(r.payload());
+                    assert!(body.len() <= 4096, "non-atomic body past max_body_size");
+                    let code = if more { Code::CONTINUE } else { Code::CHANGED };
+                    Outcome::status(code)
+                }
+            }),
+            Attributes::new().non_atomic(),
         );
+    router.attach(&mut ep);
     // Test support: the harness picks an arbitrary starting instant.
     #[allow(clippy::disallowed_methods)]
     let mut now = Instant::now();
@@ -261,7 +286,14 @@ pub fn coap_endpoint_observe_block(data: &[u8]) {
             0..=2 => {
                 let (from, b) = (peer(s.byte()), s.byte());
                 let code = [Code::GET, Code::PUT, Code::POST, Code::FETCH][usize::from(b & 3)];
-                let path = ["/obs", "/big", "/up", "/none"][usize::from(b >> 2 & 3)];
+                let path = match b >> 2 & 3 {
+                    0 => "/obs",
+                    1 => "/big",
+                    2 => "/up",
+                    // Bit 6 (the type takes bits 4 and 5): the non-atomic one.
+                    _ if b & 0x40 != 0 => "/stream",
+                    _ => "/none",
+                };
                 let mid = u16::from_be_bytes([s.byte(), s.byte()]);
                 let token = [s.byte() & 3];
                 let mut m = MessageBuilder::new(MessageType::from_bits(b >> 4), code)
