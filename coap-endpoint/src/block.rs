@@ -365,6 +365,7 @@ impl Endpoint {
         if let Some(busy) = self.start_transfer(now, key) {
             return Block1Step::Reply(busy);
         }
+        tracing::debug!(from = %key.0, size = len, "non-atomic Block1 transfer");
         self.block1.map.insert(
             key,
             Partial {

@@ -13,12 +13,21 @@
 //! - `/large-create`: POST creates a child holding the body (2.01 with
 //!   Location-Path).
 //! - `/large-post`: POST answers 2.04 with the body's length and checksum.
+//! - `/large-stream`: GET reads, PUT replaces the stored body with
+//!   non-atomic Block1 handling (RFC 7959 §2.5): each block is written at
+//!   its offset as it arrives (2.31 Continue), the last one answers 2.04
+//!   Changed, so a GET during an upload sees the part received so far.
+//!   One upload at a time: block 0 from another client (or Request-Tag)
+//!   while one is in progress gets 5.03 with Max-Age, a later block of an
+//!   upload that is not the current one 4.08; bodies above
+//!   [`LARGE_STREAM_MAX`] get 4.13 with Size1.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use coap_codec::{Code, ContentFormat};
+use coap_codec::{Code, ContentFormat, OptionNumber};
 use coap_endpoint::server::{handler, response, Attributes, Outcome, Request, Resource, Router};
 use coap_endpoint::tokio::ServerHandle;
 
@@ -85,6 +94,74 @@ impl Resource for Stored {
     fn put(&mut self, req: &Request<'_>) -> Outcome {
         self.0 = req.payload_bytes();
         Outcome::status(Code::CHANGED)
+    }
+}
+
+/// The largest body `/large-stream` stores (1 MiB).
+pub const LARGE_STREAM_MAX: usize = 1024 * 1024;
+
+/// How long `/large-stream` waits for the next block of an upload before
+/// another client may start one.
+const LARGE_STREAM_IDLE: Duration = Duration::from_secs(60);
+
+/// `/large-stream`: a body replaced by PUT block by block (non-atomic).
+#[derive(Debug, Default)]
+pub struct Streamed {
+    body: Vec<u8>,
+    /// The upload in progress: client, Request-Tag, when it lapses.
+    writer: Option<(SocketAddr, Vec<u8>, Instant)>,
+}
+
+impl Resource for Streamed {
+    fn get(&mut self, _req: &Request<'_>) -> Outcome {
+        Outcome::content(ContentFormat::OCTET_STREAM, self.body.clone())
+    }
+
+    fn put(&mut self, req: &Request<'_>) -> Outcome {
+        let (offset, more) = req.block1().map_or((0, false), |b| (b.offset(), b.more()));
+        let who = (
+            req.from,
+            req.options()
+                .get(OptionNumber::REQUEST_TAG)
+                .unwrap_or_default()
+                .to_vec(),
+        );
+        let current = self
+            .writer
+            .as_ref()
+            .filter(|w| w.2 > req.now)
+            .map(|w| (w.0, w.1.clone()));
+        if offset == 0 {
+            if let Some(c) = current.filter(|c| *c != who) {
+                let wait = self
+                    .writer
+                    .as_ref()
+                    .map_or(Duration::ZERO, |w| w.2 - req.now);
+                tracing::debug!(writer = %c.0, from = %req.from, "/large-stream busy");
+                return Outcome::Reply(
+                    response(Code::SERVICE_UNAVAILABLE).max_age(wait.as_secs() as u32 + 1),
+                );
+            }
+            self.body.clear();
+        } else if current.as_ref() != Some(&who) || offset != self.body.len() {
+            return Outcome::status(Code::REQUEST_ENTITY_INCOMPLETE);
+        }
+        if offset + req.payload().len() > LARGE_STREAM_MAX {
+            self.writer = None;
+            return Outcome::Reply(
+                response(Code::REQUEST_ENTITY_TOO_LARGE)
+                    .uint_option(OptionNumber::SIZE1, LARGE_STREAM_MAX as u64),
+            );
+        }
+        self.body.truncate(offset);
+        self.body.extend_from_slice(req.payload());
+        if more {
+            self.writer = Some((who.0, who.1, req.now + LARGE_STREAM_IDLE));
+            Outcome::status(Code::CONTINUE)
+        } else {
+            self.writer = None;
+            Outcome::status(Code::CHANGED)
+        }
     }
 }
 
@@ -185,6 +262,13 @@ pub fn install(router: &mut Router, handle: ServerHandle) {
             _ => Outcome::status(Code::METHOD_NOT_ALLOWED),
         }),
         Attributes::new().title("Handles large POST requests"),
+    );
+    router.add(
+        "/large-stream",
+        Streamed::default(),
+        Attributes::new()
+            .title("Large resource updated by PUT block by block (non-atomic)")
+            .non_atomic(),
     );
     tokio::spawn(tick(counters, handle));
 }

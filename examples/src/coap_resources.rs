@@ -50,7 +50,7 @@ pub fn install(router: &mut Router, handle: ServerHandle, opts: &Options) {
     );
     router.add(
         "/basic",
-        Basic::new("Basic Resource", created.clone(), opts.max_dynamic),
+        Basic::new("Basic Resource", created.clone(), opts.max_dynamic).notifying(handle.clone()),
         Attributes::new()
             .title("Basic Resource")
             .allow_children()
@@ -70,13 +70,15 @@ pub fn install(router: &mut Router, handle: ServerHandle, opts: &Options) {
 }
 
 /// The brief's CoAPthon `BasicResource`: GET returns the payload, PUT
-/// replaces it, POST creates a child whose Location-Query is the request's
-/// query, DELETE removes it.
+/// replaces it (and notifies the observers, when made
+/// [`notifying`](Basic::notifying)), POST creates a child whose
+/// Location-Query is the request's query, DELETE removes it.
 #[derive(Debug)]
 pub struct Basic {
     payload: Bytes,
     created: Arc<AtomicUsize>,
     max: usize,
+    notifier: Option<ServerHandle>,
 }
 
 impl Basic {
@@ -87,17 +89,36 @@ impl Basic {
             payload: Bytes::from_static(payload.as_bytes()),
             created,
             max,
+            notifier: None,
         }
+    }
+
+    /// Notifies the resource's observers through `handle` when a PUT
+    /// changes it (RFC 7641 §4.2); children made by POST do the same.
+    #[must_use]
+    pub fn notifying(mut self, handle: ServerHandle) -> Self {
+        self.notifier = Some(handle);
+        self
+    }
+
+    fn representation(&self) -> coap_codec::MessageBuilder {
+        response(Code::CONTENT)
+            .content_format(ContentFormat::TEXT_PLAIN)
+            .payload(self.payload.clone())
     }
 }
 
 impl Resource for Basic {
     fn get(&mut self, _: &Request<'_>) -> Outcome {
-        Outcome::content(ContentFormat::TEXT_PLAIN, self.payload.clone())
+        Outcome::Reply(self.representation())
     }
 
     fn put(&mut self, req: &Request<'_>) -> Outcome {
+        let changed = self.payload != req.payload();
         self.payload = req.payload_bytes();
+        if let Some(h) = self.notifier.as_ref().filter(|_| changed) {
+            h.notify(&req.path(), self.representation(), false);
+        }
         Outcome::status(Code::CHANGED)
     }
 
@@ -116,6 +137,7 @@ impl Resource for Basic {
             payload: req.payload_bytes(),
             created: self.created.clone(),
             max: self.max,
+            notifier: self.notifier.clone(),
         };
         let attrs = Attributes::new()
             .title("Basic Resource")

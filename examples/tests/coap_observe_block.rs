@@ -215,3 +215,73 @@ asyncio.run(main(sys.argv[1]))
         "{text}"
     );
 }
+
+#[test]
+fn libcoap_client_puts_100k_to_our_non_atomic_resource() {
+    let Some(client) = testkit::peers::coap_client() else {
+        return;
+    };
+    let server = OurServer::start(&[]);
+    let libcoap = |args: &[&str], secs: u64| {
+        run(
+            Command::new(&client).args(["-B", "30"]).args(args),
+            Duration::from_secs(secs),
+        )
+    };
+    let dir = testkit::peers::TempDir::new("coap-block-stream");
+    let (body, file) = body_100k(&dir);
+    let uri = server.uri("/large-stream");
+    // 1600 blocks of 64 bytes, each stored by the handler as it arrives;
+    // then with 1024-byte blocks (a second upload replaces the first).
+    for size in ["64", "1024"] {
+        let put = libcoap(&["-m", "put", "-b", size, "-f", &file, &uri], 120);
+        assert!(put.status.success(), "-b {size}: {put:?}");
+        let back = dir.path().join(format!("back-{size}.bin"));
+        let get = libcoap(&["-o", &back.to_string_lossy(), &uri], 60);
+        assert!(get.status.success(), "-b {size}: {get:?}");
+        assert_eq!(std::fs::read(&back).expect("read back"), body, "-b {size}");
+    }
+}
+
+#[test]
+fn aiocoap_puts_100k_to_our_non_atomic_resource() {
+    let Some(python) = testkit::peers::python_with(&["aiocoap"]) else {
+        testkit::peers::missing::<()>("python3 with aiocoap (pip install aiocoap)");
+        return;
+    };
+    let server = OurServer::start(&[]);
+    let script = r#"
+import asyncio, sys
+from aiocoap import Context, Message, GET, PUT
+async def main(base):
+    ctx = await Context.create_client_context()
+    for n, seed in ((100 * 1024, 7), (3000, 11)):
+        body = bytes((i * seed) % 256 for i in range(n))
+        put = await asyncio.wait_for(ctx.request(Message(code=PUT, uri=base + "/large-stream", payload=body)).response, 90)
+        print("put", put.code)
+        back = await asyncio.wait_for(ctx.request(Message(code=GET, uri=base + "/large-stream")).response, 90)
+        print("back", len(back.payload), back.payload == body)
+    await ctx.shutdown()
+asyncio.run(main(sys.argv[1]))
+"#;
+    let out = run(
+        Command::new(python).args(["-c", script, &format!("coap://{}", server.addr)]),
+        Duration::from_secs(240),
+    );
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            "put 2.04 Changed",
+            "back 102400 True",
+            "put 2.04 Changed",
+            "back 3000 True"
+        ],
+        "{text}"
+    );
+}

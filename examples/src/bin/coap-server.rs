@@ -14,10 +14,20 @@ use m2m_examples::coap_resources::{self, Options};
 /// (/test, /seg1/seg2/seg3, /query, /separate, /location-query,
 /// /multi-format, /validate, /create1, /link1-3, /path/sub1-3, and for
 /// Observe and block-wise transfer /obs, /obs-non, /obs-large, /obs-reset,
-/// /large, /large-update, /large-create, /large-post).
+/// /large, /large-update, /large-create, /large-post, /large-stream).
 /// Stops gracefully on Ctrl-C.
+///
+/// Block1 uploads are reassembled before the resource sees them (atomic,
+/// RFC 7959 §2.5), except at /large-stream, which takes a PUT body block by
+/// block (non-atomic): each block is stored at its offset as it arrives and
+/// answered 2.31 Continue, the last one 2.04 Changed; a GET meanwhile sees
+/// the part received so far. Copies of blocks are not stored twice, a block
+/// out of order gets 4.08, a body over 1 MiB 4.13 with Size1, and block 0
+/// of a second upload (another client or Request-Tag) while one is in
+/// progress 5.03 with Max-Age. /basic notifies its observers when a PUT
+/// changes it.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Local address to listen on (IPv4 or IPv6 literal).
     #[arg(short = 'A', long = "address", default_value = "::")]
