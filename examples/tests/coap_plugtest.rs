@@ -288,3 +288,46 @@ async fn td_coap_link_01_to_09_discovery_and_filters() {
     assert_eq!(targets(&path), ["/path/sub1", "/path/sub2", "/path/sub3"]);
     h.shutdown();
 }
+
+#[tokio::test]
+async fn basic_put_notifies_its_observers() {
+    let (s, _h) = server().await;
+    let observer = Client::bind("127.0.0.1:0").await.unwrap();
+    let writer = Client::bind("127.0.0.1:0").await.unwrap();
+    let mut obs = tokio::time::timeout(
+        Duration::from_secs(10),
+        observer.observe(s, con(Code::GET, "/basic")),
+    )
+    .await
+    .expect("in time")
+    .expect("registered");
+    let first = next(&mut obs).await;
+    assert_eq!(first.payload(), b"Basic Resource");
+    assert!(first.options().observe().is_some());
+    for text in ["changed once", "changed twice"] {
+        let r = send(&writer, s, con(Code::PUT, "/basic").payload(text)).await;
+        assert_eq!(r.code(), Code::CHANGED);
+        let n = next(&mut obs).await;
+        assert_eq!((n.code(), n.payload()), (Code::CONTENT, text.as_bytes()));
+        assert_eq!(
+            n.options().content_format(),
+            Some(ContentFormat::TEXT_PLAIN)
+        );
+    }
+    // A child made by POST notifies its own observers.
+    let r = send(&writer, s, con(Code::POST, "/basic").payload("child")).await;
+    assert_eq!(r.code(), Code::CREATED);
+    let loc: Vec<&str> = strings(r.options().location_path());
+    let path = format!("/{}", loc.join("/"));
+    let mut child = observer.observe(s, con(Code::GET, &path)).await.unwrap();
+    assert_eq!(next(&mut child).await.payload(), b"child");
+    send(&writer, s, con(Code::PUT, &path).payload("child 2")).await;
+    assert_eq!(next(&mut child).await.payload(), b"child 2");
+}
+
+async fn next(obs: &mut coap_endpoint::tokio::Observation) -> Message<Bytes> {
+    tokio::time::timeout(Duration::from_secs(10), obs.next())
+        .await
+        .expect("a notification in time")
+        .expect("the observation goes on")
+}
