@@ -132,6 +132,16 @@ impl Resource for Streamed {
             .filter(|w| w.2 > req.now)
             .map(|w| (w.0, w.1.clone()));
         if offset == 0 {
+            if req
+                .options()
+                .size1()
+                .is_some_and(|n| n as usize > LARGE_STREAM_MAX)
+            {
+                return Outcome::Reply(
+                    response(Code::REQUEST_ENTITY_TOO_LARGE)
+                        .uint_option(OptionNumber::SIZE1, LARGE_STREAM_MAX as u64),
+                );
+            }
             if let Some(c) = current.filter(|c| *c != who) {
                 let wait = self
                     .writer
@@ -325,6 +335,96 @@ mod tests {
         assert_eq!(large_body().len(), 2048);
         assert_eq!(obs_large_body(7).len(), 1500);
         assert!(obs_large_body(7).starts_with(b"obs-large 7\n"));
+    }
+
+    /// Drives a non-atomic `/large-stream` by hand (sans-IO).
+    struct Rig {
+        ep: coap_endpoint::Endpoint,
+        router: Router,
+        now: Instant,
+        mid: u16,
+    }
+
+    impl Rig {
+        #[allow(clippy::disallowed_methods)] // a test's arbitrary start
+        fn new() -> Self {
+            let mut router = Router::new();
+            router.add(
+                "/large-stream",
+                Streamed::default(),
+                Attributes::new().non_atomic(),
+            );
+            let mut ep = coap_endpoint::Endpoint::new(coap_endpoint::Config::default(), 3);
+            router.attach(&mut ep);
+            Self {
+                ep,
+                router,
+                now: Instant::now(),
+                mid: 0,
+            }
+        }
+
+        fn send(
+            &mut self,
+            from: SocketAddr,
+            m: coap_codec::MessageBuilder,
+        ) -> coap_codec::Message<Bytes> {
+            self.mid += 1;
+            let d = m.with_message_id(self.mid).to_bytes().unwrap();
+            self.ep.handle_datagram(self.now, from, d);
+            self.router.serve(self.now, &mut self.ep);
+            let t = self.ep.poll_transmit().expect("an answer");
+            coap_codec::Message::decode(t.payload).unwrap()
+        }
+
+        fn block(&mut self, from: SocketAddr, body: &[u8], num: u32) -> coap_codec::Message<Bytes> {
+            let start = num as usize * 64;
+            let end = (start + 64).min(body.len());
+            let m =
+                coap_codec::MessageBuilder::new(coap_codec::MessageType::Confirmable, Code::PUT)
+                    .path("/large-stream")
+                    .block1(coap_codec::Block::new(num, end < body.len(), 2).unwrap())
+                    .payload(body[start..end].to_vec());
+            self.send(from, m)
+        }
+
+        fn get(&mut self, from: SocketAddr) -> Bytes {
+            let m =
+                coap_codec::MessageBuilder::new(coap_codec::MessageType::Confirmable, Code::GET)
+                    .path("/large-stream");
+            self.send(from, m).payload_bytes()
+        }
+    }
+
+    #[test]
+    fn large_stream_stores_each_block_as_it_arrives() {
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "127.0.0.1:40001".parse().unwrap(),
+            "127.0.0.1:40002".parse().unwrap(),
+        );
+        let mut rig = Rig::new();
+        let body: Vec<u8> = (0..200u32).map(|i| (i * 3) as u8).collect();
+        assert_eq!(rig.block(a, &body, 0).code(), Code::CONTINUE);
+        assert_eq!(rig.block(a, &body, 1).code(), Code::CONTINUE);
+        // Non-atomic: a GET during the upload sees what arrived so far.
+        assert_eq!(rig.get(b), &body[..128]);
+        // Another client cannot start an upload meanwhile.
+        let busy = rig.block(b, &body, 0);
+        assert_eq!(busy.code(), Code::SERVICE_UNAVAILABLE);
+        assert!(busy.options().max_age().is_some());
+        assert_eq!(rig.block(a, &body, 2).code(), Code::CONTINUE);
+        assert_eq!(rig.block(a, &body, 3).code(), Code::CHANGED);
+        assert_eq!(rig.get(b), body);
+        // Now it can; a too large announced body is refused up front.
+        assert_eq!(rig.block(b, &body, 0).code(), Code::CONTINUE);
+        let big = coap_codec::MessageBuilder::new(coap_codec::MessageType::Confirmable, Code::PUT)
+            .path("/large-stream")
+            .uint_option(coap_codec::OptionNumber::SIZE1, LARGE_STREAM_MAX as u64 + 1)
+            .block1(coap_codec::Block::new(0, true, 2).unwrap())
+            .payload(vec![0u8; 64]);
+        let r = rig.send(a, big);
+        assert_eq!(r.code(), Code::REQUEST_ENTITY_TOO_LARGE);
+        assert_eq!(r.options().size1(), Some(LARGE_STREAM_MAX as u32));
     }
 
     #[test]
