@@ -600,3 +600,65 @@ fn non_atomic_upload_from_a_client_resending_in_new_exchanges() {
         assert_eq!(store.lock().unwrap().bodies[&Vec::new()], data);
     }
 }
+
+#[test]
+fn non_atomic_last_block_with_a_large_response_goes_out_in_block2() {
+    for seed in [1u64, 2] {
+        let store = Shared::default();
+        let mut sim = sim_with_server(seed, store.clone());
+        sim.set_link(LinkConfig::lossless(Duration::from_millis(5)));
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let c2 = calls.clone();
+        let Node::Server { ep, router } = sim.node(0) else {
+            unreachable!()
+        };
+        // Echoes the whole body, kept block by block, after the last block.
+        let mut kept = Vec::new();
+        router.add(
+            "/echo",
+            handler(move |req| {
+                let b = req.block1();
+                c2.lock().unwrap().push(b.map_or(0, |b| b.offset()));
+                kept.truncate(b.map_or(0, |b| b.offset()));
+                kept.extend_from_slice(req.payload());
+                if b.is_some_and(|b| b.more()) {
+                    Outcome::status(Code::CONTINUE)
+                } else {
+                    Outcome::Reply(response(Code::CHANGED).payload(kept.clone()))
+                }
+            }),
+            Attributes::new().non_atomic(),
+        );
+        router.attach(ep);
+        let mut config = Config::default();
+        config.block_szx = 4; // 256-byte blocks
+        sim.add(
+            ([10, 0, 0, 2], 40000).into(),
+            Node::Client {
+                ep: Endpoint::new(config, seed ^ 2),
+                events: Vec::new(),
+            },
+        );
+        let (server, now) = (sim.addr(0), sim.now());
+        let data = body(3000);
+        let Node::Client { ep, .. } = sim.node(1) else {
+            unreachable!()
+        };
+        let req = MessageBuilder::new(MessageType::Confirmable, Code::POST)
+            .path("/echo")
+            .payload(data.clone());
+        ep.request(now, server, req).unwrap();
+        sim.run_for(Duration::from_secs(600), 100_000, |_| {});
+        let Node::Client { events, .. } = sim.node(1) else {
+            unreachable!()
+        };
+        let [Event::Response { response, .. }] = &events[..] else {
+            panic!("seed {seed}: {events:?}")
+        };
+        assert_eq!(response.code(), Code::CHANGED, "seed {seed}");
+        assert_eq!(response.payload(), &data[..], "seed {seed}");
+        // Each block once; the Block2 follow-ups came from the kept response.
+        let want: Vec<usize> = (0..3000usize.div_ceil(256)).map(|i| i * 256).collect();
+        assert_eq!(*calls.lock().unwrap(), want, "seed {seed}");
+    }
+}
