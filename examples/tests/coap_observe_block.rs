@@ -239,7 +239,10 @@ fn libcoap_client_puts_100k_to_our_non_atomic_resource() {
         let back = dir.path().join(format!("back-{size}.bin"));
         let get = libcoap(&["-o", &back.to_string_lossy(), &uri], 60);
         assert!(get.status.success(), "-b {size}: {get:?}");
-        assert_eq!(std::fs::read(&back).expect("read back"), body, "-b {size}");
+        let got = std::fs::read(&back)
+            .unwrap_or_else(|e| panic!("-b {size}: read back: {e}; put: {put:?}; get: {get:?}"));
+        assert_eq!(got.len(), body.len(), "-b {size}: put: {put:?}");
+        assert_eq!(got, body, "-b {size}");
     }
 }
 

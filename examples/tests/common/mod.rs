@@ -15,7 +15,12 @@ pub struct OurServer {
 
 impl OurServer {
     pub fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_coap-server"))
+        // COAP_TEST_SERVER_BIN: another coap-server build to test (with a
+        // target dir shared between checkouts, the one cargo names here may
+        // be another checkout's by the time the test runs).
+        let bin = std::env::var_os("COAP_TEST_SERVER_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_coap-server").into());
+        let mut child = Command::new(bin)
             .args(["-A", "127.0.0.1", "-p", "0", "--separate-after-ms", "1200"])
             .args(if std::env::var_os("COAP_TEST_SERVER_LOG").is_some() {
                 &["-v", "8"][..]
