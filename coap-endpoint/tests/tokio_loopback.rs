@@ -257,3 +257,44 @@ async fn dropping_a_request_future_cancels_its_retransmissions() {
         "no retransmission after the request was abandoned"
     );
 }
+
+#[tokio::test]
+async fn tokio_server_hands_non_atomic_resources_each_block() {
+    let offsets = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let o2 = offsets.clone();
+    let mut server = Server::bind("127.0.0.1:0").await.unwrap();
+    let mut body = Vec::new();
+    server.add(
+        "/stream",
+        handler(move |req| {
+            let (offset, more) = req.block1().map_or((0, false), |b| (b.offset(), b.more()));
+            o2.lock().unwrap().push(offset);
+            body.truncate(offset);
+            body.extend_from_slice(req.payload());
+            if more {
+                Outcome::status(Code::CONTINUE)
+            } else {
+                Outcome::Reply(response(Code::CHANGED).payload(body.len().to_string()))
+            }
+        }),
+        Attributes::new().non_atomic(),
+    );
+    let addr = server.local_addr();
+    let handle = server.handle();
+    let task = tokio::spawn(server.run());
+    let mut config = Config::default();
+    config.block_szx = 2; // 64-byte blocks
+    let client = Client::bind_with("127.0.0.1:0", config).await.unwrap();
+    let r = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.request(Code::PUT, &format!("coap://{addr}/stream"), vec![5u8; 1000]),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!((r.code(), r.payload()), (Code::CHANGED, &b"1000"[..]));
+    let want: Vec<usize> = (0..16).map(|i| i * 64).collect();
+    assert_eq!(*offsets.lock().unwrap(), want);
+    handle.shutdown();
+    task.await.unwrap().unwrap();
+}
