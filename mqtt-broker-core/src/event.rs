@@ -75,4 +75,14 @@ pub struct Stats {
     pub subscriptions: usize,
     /// Retained messages.
     pub retained: usize,
+    /// Network connections opened ([`Broker::open`](crate::Broker::open)).
+    pub sockets: u64,
+    /// CONNECTs accepted.
+    pub connections: u64,
+    /// Sessions ended by their expiry interval while disconnected.
+    pub clients_expired: u64,
+    /// Payload bytes of the PUBLISH packets received.
+    pub publish_bytes_received: u64,
+    /// Payload bytes of the PUBLISH packets sent.
+    pub publish_bytes_sent: u64,
 }

@@ -73,12 +73,14 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod alias;
 mod auth;
 mod broker;
 mod config;
 mod connect;
 mod event;
 mod hooks;
+mod reason;
 mod retain;
 mod route;
 mod shared;
@@ -89,6 +91,7 @@ mod trie;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 
+pub use alias::AliasPolicy;
 pub use broker::{client_may_send, Broker, ConnId, Event, Stats, Transmit};
 pub use config::Config;
 pub use hooks::{AllowAll, AuthStep, Hooks};
