@@ -12,16 +12,22 @@ use mqtt_codec::Utf8String;
 /// How the broker picks topics for the aliases it sends to 5.0 clients that
 /// accept them ([`Config::outgoing_topic_aliases`](crate::Config::outgoing_topic_aliases)).
 ///
+/// Off by default: some clients announce a Topic Alias Maximum without
+/// handling aliases (libmosquitto 2.0, behind `mosquitto_sub -D connect
+/// topic-alias-maximum`, drops the connection on the first PUBLISH with an
+/// empty topic; paho-mqtt for Python passes them through unresolved).
+///
 /// ```
 /// use mqtt_broker_core::{AliasPolicy, Config};
 /// let mut c = Config::default();
-/// c.outgoing_topic_aliases = AliasPolicy::KeepFirst;
-/// assert_ne!(c.outgoing_topic_aliases, AliasPolicy::Off);
+/// assert_eq!(c.outgoing_topic_aliases, AliasPolicy::Off);
+/// c.outgoing_topic_aliases = AliasPolicy::Lru;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum AliasPolicy {
     /// No aliases: every PUBLISH carries its topic (as Mosquitto does).
+    #[default]
     Off,
     /// The first topics get the aliases and keep them for the whole
     /// connection; later topics are sent in full. No alias is ever
@@ -29,7 +35,6 @@ pub enum AliasPolicy {
     KeepFirst,
     /// When every alias is taken, the least recently used one is given to
     /// the new topic (sent with the topic, as a new mapping, §3.3.2.3.4).
-    #[default]
     Lru,
 }
 

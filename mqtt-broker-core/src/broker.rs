@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use mqtt_client::session::Session;
 use mqtt_codec::{
-    DecodeError, Disconnect, LastWill, Packet, ProtocolVersion, ReasonCode, StreamDecoder,
-    Utf8String,
+    DecodeError, Disconnect, LastWill, Packet, PacketType, ProtocolVersion, ReasonCode,
+    StreamDecoder, Utf8String,
 };
 
 use crate::config::Config;
@@ -315,6 +315,13 @@ impl Broker {
             self.stats.protocol_errors += 1;
             return self.close(now, conn, reason, true);
         }
+        // Once connected, a CONNECT-only answer (say a second CONNECT with
+        // an unknown level, 0x84) is a Protocol Error (MQTT-3.1.0-2).
+        let reason = if reason.is_valid_for(PacketType::Disconnect, ProtocolVersion::V5) {
+            reason
+        } else {
+            ReasonCode::PROTOCOL_ERROR
+        };
         self.protocol_error(now, conn, reason);
     }
 
@@ -518,6 +525,12 @@ impl Broker {
             return;
         };
         if c.client.is_some() && c.version.is_v5() && reason.is_error() {
+            // Only DISCONNECT's codes (a hook may refuse with a CONNACK one).
+            let reason = if reason.is_valid_for(PacketType::Disconnect, ProtocolVersion::V5) {
+                reason
+            } else {
+                ReasonCode::UNSPECIFIED_ERROR
+            };
             let mut d = Disconnect {
                 reason_code: reason,
                 ..Disconnect::default()

@@ -44,7 +44,8 @@ pub struct Config {
     pub max_write_queue_bytes: usize,
     /// Whether and how the broker gives topic aliases to 5.0 clients that
     /// announce a Topic Alias Maximum (MQTT 5.0 §3.3.2.3.4). Default
-    /// [`AliasPolicy::Lru`].
+    /// [`AliasPolicy::Off`] (see there why); [`AliasPolicy::Lru`] is the
+    /// policy of choice for clients known to resolve aliases.
     pub outgoing_topic_aliases: AliasPolicy,
     /// Most aliases the broker assigns on one connection (fewer if the
     /// client's Topic Alias Maximum is lower); each holds a copy of a topic.
@@ -79,7 +80,7 @@ impl Default for Config {
             retain_available: true,
             sys_interval_secs: 10,
             max_write_queue_bytes: 8 << 20,
-            outgoing_topic_aliases: AliasPolicy::Lru,
+            outgoing_topic_aliases: AliasPolicy::Off,
             outgoing_topic_alias_maximum: 10,
             response_topic_prefix: None,
             reason_strings: false,

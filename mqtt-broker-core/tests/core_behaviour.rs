@@ -218,3 +218,21 @@ fn no_retained_messages_for_a_shared_subscription() {
     assert_eq!(got.len(), 1);
     assert!(got[0].retain);
 }
+
+#[test]
+fn a_second_connect_with_an_unknown_level_is_a_protocol_error_not_0x84() {
+    let mut h = Harness::new();
+    let c = h.client(V5, "c", true);
+    // CONNECT, protocol name "MQTT", level 9.
+    h.b.handle_bytes(
+        h.now,
+        c,
+        &[0x10, 10, 0, 4, b'M', b'Q', b'T', b'T', 9, 2, 0, 0],
+    );
+    let out = h.recv();
+    assert!(
+        matches!(&out[..], [(_, Packet::Disconnect(d))] if d.reason_code == ReasonCode::PROTOCOL_ERROR),
+        "{out:?}"
+    );
+    assert!(h.closed(c));
+}

@@ -27,13 +27,20 @@ fn aliased_sub(
     s
 }
 
+/// Outgoing aliases on, least recently used replaced.
+fn lru() -> Config {
+    let mut cfg = Config::default();
+    cfg.outgoing_topic_aliases = AliasPolicy::Lru;
+    cfg
+}
+
 fn topic_and_alias(p: &Publish) -> (&str, Option<u16>) {
     (p.topic.as_str(), p.properties.topic_alias)
 }
 
 #[test]
 fn outgoing_aliases_first_topic_then_alias_only_and_lru_replacement() {
-    let mut h = Harness::new();
+    let mut h = Harness::with(lru());
     let s = aliased_sub(&mut h, "s", 2, true);
     h.subscribe(s, "#", QoS::AtLeastOnce);
     let p = h.client(V4, "p", true);
@@ -82,6 +89,7 @@ fn no_outgoing_aliases_without_a_client_maximum_short_topics_or_when_off() {
         (AliasPolicy::Lru, None, "long/topic", false),
         (AliasPolicy::Lru, Some(5), "a/b", false), // shorter than 4 bytes
         (AliasPolicy::Off, Some(5), "long/topic", false),
+        (AliasPolicy::default(), Some(5), "long/topic", false),
         (AliasPolicy::KeepFirst, Some(5), "long/topic", true),
     ] {
         let mut cfg = Config::default();
@@ -105,7 +113,7 @@ fn no_outgoing_aliases_without_a_client_maximum_short_topics_or_when_off() {
 
 #[test]
 fn outgoing_aliases_start_afresh_on_a_new_connection() {
-    let mut h = Harness::new();
+    let mut h = Harness::with(lru());
     let s = aliased_sub(&mut h, "s", 3, false);
     h.subscribe(s, "#", QoS::AtLeastOnce);
     let p = h.client(V4, "p", true);
@@ -132,7 +140,7 @@ fn outgoing_aliases_start_afresh_on_a_new_connection() {
 
 #[test]
 fn an_alias_announcement_that_would_not_fit_the_maximum_packet_size_is_left_out() {
-    let mut h = Harness::new();
+    let mut h = Harness::with(lru());
     let mut c = connect(V5, "s", true);
     c.properties.topic_alias_maximum = Some(3);
     // A QoS 0 PUBLISH on a 16-byte topic with 1 payload byte takes

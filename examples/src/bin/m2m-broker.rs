@@ -21,7 +21,8 @@
 //! retain_available = true
 //! sys_interval = 10              # seconds between $SYS/broker/... updates; 0 turns them off
 //! max_write_queue_bytes = 8388608 # bytes held for a slow reader before it is disconnected
-//! outgoing_topic_aliases = "lru" # aliases to 5.0 clients: "lru", "keep-first" or "off"
+//! outgoing_topic_aliases = "off" # aliases to 5.0 clients that allow them: "lru",
+//! #                               # "keep-first" or "off" (libmosquitto 2.0 cannot take them)
 //! outgoing_topic_alias_maximum = 10 # most aliases per connection (the client may allow fewer)
 //! # response_topic_prefix = "response/" # CONNACK Response Information "<prefix><client id>"
 //! #                                      # to 5.0 clients that request it; unset: none
