@@ -59,7 +59,10 @@ impl Broker {
                     None => return self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR),
                 }
             } else {
-                c.aliases_in.insert(alias, p.topic.clone());
+                // A copy: the decoded topic shares the frame's buffer, which
+                // holds the payload too (up to the maximum packet size).
+                let topic = Utf8String::try_from(p.topic.as_str()).unwrap_or_default();
+                c.aliases_in.insert(alias, topic);
             }
         }
         // MQTT 5.0 §1.5.4: control characters are refused, as Mosquitto does.
