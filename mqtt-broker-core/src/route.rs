@@ -343,10 +343,12 @@ impl Broker {
                 return;
             };
             let version = client.version;
-            if self
-                .conns
-                .get(&conn)
-                .is_some_and(|c| c.aliases_out.is_some())
+            // (The configuration first: with aliases off, no lookup.)
+            if self.config.outgoing_topic_aliases != crate::AliasPolicy::Off
+                && self
+                    .conns
+                    .get(&conn)
+                    .is_some_and(|c| c.aliases_out.is_some())
             {
                 // Encoded for this connection alone: its topic aliases.
                 return self.send_publish(conn, out);
