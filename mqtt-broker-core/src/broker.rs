@@ -73,6 +73,8 @@ pub(crate) struct Client {
     pub(crate) max_packet: u32,
     /// When queued messages with a Message Expiry Interval expire, by packet id.
     pub(crate) expires: HashMap<u16, Instant>,
+    /// Whether messages are being dropped for a full queue ([`Event::QueueFull`] sent).
+    pub(crate) dropping: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -147,6 +147,7 @@ impl Broker {
                 will_at: None,
                 max_packet,
                 expires: HashMap::new(),
+                dropping: false,
             });
         client.session.set_window(window);
         client.conn = Some(conn);

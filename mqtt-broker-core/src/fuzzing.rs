@@ -210,6 +210,7 @@ fn drain(b: &mut Broker, slots: &mut [Slot; SLOTS]) {
                 }
             }
             Event::Close { conn, .. } => closed.push(conn),
+            Event::QueueFull { .. } => {}
         }
     }
     while let Some(t) = b.poll_transmit() {

@@ -391,8 +391,14 @@ impl Broker {
         }
         let waiting = client.session.queued_len();
         let expiry = out.properties.message_expiry_interval;
-        if waiting >= self.config.max_queued_messages {
+        let limit = self.config.max_queued_messages;
+        if waiting >= limit {
             self.stats.dropped += 1;
+            if !client.dropping {
+                client.dropping = true;
+                let client_id = id.clone();
+                self.push_event(crate::Event::QueueFull { client_id, limit });
+            }
             return;
         }
         let Ok(pid) = client.session.enqueue(out) else {
@@ -439,6 +445,9 @@ impl Broker {
                     Some(u32::try_from(left).unwrap_or(u32::MAX).max(1));
             }
             out.push(p);
+        }
+        if client.dropping && client.session.queued_len() < self.config.max_queued_messages {
+            client.dropping = false;
         }
         for p in out {
             self.send_publish(conn, p);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{connect, publish, publishes_to, Harness, V4, V5};
-use mqtt_broker_core::Config;
+use mqtt_broker_core::{Config, Event};
 use mqtt_codec::{Ack, LastWill, Packet, QoS, ReasonCode, Utf8String};
 
 /// A persistent 5.0 client (session kept 10 minutes).
@@ -125,6 +125,16 @@ fn the_offline_queue_is_bounded_and_drops_are_counted() {
     }
     h.recv();
     assert_eq!(h.b.stats().dropped, 2);
+    // Reported once for the two drops, so that the adapter logs it once.
+    let full: Vec<&Event> = h
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::QueueFull { .. }))
+        .collect();
+    assert!(
+        matches!(&full[..], [Event::QueueFull { client_id, limit: 3 }] if &**client_id == "s"),
+        "{full:?}"
+    );
     let mut c = connect(V5, "s", false);
     c.properties.session_expiry_interval = Some(600);
     let (s2, out) = h.connect_with(c);
@@ -133,6 +143,18 @@ fn the_offline_queue_is_bounded_and_drops_are_counted() {
         .map(|m| m.payload[0])
         .collect();
     assert_eq!(got, [1, 2, 3], "the oldest are kept, newer ones dropped");
+    // The queue had room again: a new overflow is reported again.
+    h.b.connection_lost(h.now, s2);
+    for i in 6..=10 {
+        h.send(p, publish("t", QoS::AtLeastOnce, i));
+    }
+    h.recv();
+    let reports = h
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::QueueFull { .. }))
+        .count();
+    assert_eq!((reports, h.b.stats().dropped), (2, 4));
 }
 
 #[test]

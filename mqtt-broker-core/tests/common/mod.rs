@@ -20,6 +20,8 @@ pub struct Harness {
     pub now: Instant,
     versions: HashMap<ConnId, ProtocolVersion>,
     pub closed: Vec<(ConnId, ReasonCode)>,
+    /// Every event, in order.
+    pub events: Vec<Event>,
 }
 
 impl Harness {
@@ -34,6 +36,7 @@ impl Harness {
             now: Instant::now(),
             versions: HashMap::new(),
             closed: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -101,9 +104,10 @@ impl Harness {
 
     fn drain_events(&mut self) {
         while let Some(e) = self.b.poll_event() {
-            if let Event::Close { conn, reason } = e {
-                self.closed.push((conn, reason));
+            if let Event::Close { conn, reason } = &e {
+                self.closed.push((*conn, *reason));
             }
+            self.events.push(e);
         }
     }
 
