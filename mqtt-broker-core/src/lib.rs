@@ -23,8 +23,8 @@
 //!   Handling; UNSUBSCRIBE.
 //! - QoS 0/1/2 both ways with the session rules of [`mqtt_client::session`]
 //!   (inflight window = the client's Receive Maximum, a queue limit with
-//!   counted drops, DUP redelivery, exactly-once incoming QoS 2 across
-//!   reconnects).
+//!   counted drops reported once per overflow as [`Event::QueueFull`], DUP
+//!   redelivery, exactly-once incoming QoS 2 across reconnects).
 //! - Retained messages; Message Expiry for retained and queued messages;
 //!   wills with Will Delay and DISCONNECT 0x04; topic aliases both ways
 //!   (outgoing ones per connection with a least-recently-used or keep-first
