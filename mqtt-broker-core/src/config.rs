@@ -60,8 +60,8 @@ pub struct Config {
     /// no Response Information, as Mosquitto.
     pub response_topic_prefix: Option<String>,
     /// Whether the broker's error answers in 5.0 carry a Reason String
-    /// (MQTT 5.0 §3.2.2.3.9 etc.): DISCONNECT, refused CONNACK, failed
-    /// PUBACK/PUBREC and SUBACK/UNSUBACK. A client that sets Request Problem
+    /// (MQTT 5.0 §3.2.2.3.9 etc.): DISCONNECT, a refused CONNACK, a failed
+    /// PUBACK or PUBREC, a SUBACK with a failure. A client that sets Request Problem
     /// Information to 0 only gets them on CONNACK and DISCONNECT (§3.1.2.11.7).
     /// Default `false`: the bytes are Mosquitto's (which sends none).
     pub reason_strings: bool,
