@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use mqtt_client::session::Session;
 use mqtt_codec::{
-    DecodeError, Disconnect, LastWill, Packet, ProtocolVersion, ReasonCode, StreamDecoder,
-    Utf8String,
+    DecodeError, Disconnect, LastWill, Packet, PacketType, ProtocolVersion, ReasonCode,
+    StreamDecoder, Utf8String,
 };
 
 use crate::config::Config;
 pub use crate::event::{ConnId, Event, Stats, Transmit};
 use crate::hooks::{AllowAll, Hooks};
+use crate::reason::{has_diagnostics, strip_diagnostics};
 use crate::retain::RetainStore;
 use crate::shared::SharedSubs;
 use crate::trie::{SubEntry, Trie};
@@ -47,6 +48,13 @@ pub(crate) struct Conn {
     armed: Option<Instant>,
     pub(crate) will: Option<LastWill>,
     pub(crate) aliases_in: HashMap<u16, Utf8String>,
+    /// Topic aliases we send (5.0 clients with a Topic Alias Maximum).
+    pub(crate) aliases_out: Option<Box<crate::alias::OutAliases>>,
+    /// The client's Maximum Packet Size (MQTT 5.0 §3.1.2.11.4).
+    pub(crate) max_packet: u32,
+    /// Request Problem Information (MQTT 5.0 §3.1.2.11.7): when `false`, no
+    /// Reason String or User Property but on PUBLISH, CONNACK and DISCONNECT.
+    pub(crate) problem_info: bool,
     /// A CONNECT in the middle of its AUTH exchange.
     pub(crate) pending_auth: Option<Box<crate::auth::PendingAuth>>,
 }
@@ -65,6 +73,8 @@ pub(crate) struct Client {
     pub(crate) max_packet: u32,
     /// When queued messages with a Message Expiry Interval expire, by packet id.
     pub(crate) expires: HashMap<u16, Instant>,
+    /// Whether messages are being dropped for a full queue ([`Event::QueueFull`] sent).
+    pub(crate) dropping: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -102,6 +112,11 @@ pub struct Broker {
     timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
+    /// Connections that were owed a packet larger than their Maximum Packet
+    /// Size: closed at the end of the call.
+    oversized: Vec<ConnId>,
+    /// `$SYS` load averages and the values last published.
+    pub(crate) sys: crate::sys::SysState,
 }
 
 impl core::fmt::Debug for Broker {
@@ -140,6 +155,8 @@ impl Broker {
             timers: BinaryHeap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            oversized: Vec::new(),
+            sys: crate::sys::SysState::default(),
         }
     }
 
@@ -171,6 +188,7 @@ impl Broker {
             }
         }
         self.next_conn += 1;
+        self.stats.sockets += 1;
         let id = ConnId(self.next_conn);
         let max = usize::try_from(self.config.max_packet_size).unwrap_or(usize::MAX);
         self.conns.insert(
@@ -185,6 +203,9 @@ impl Broker {
                 armed: None,
                 will: None,
                 aliases_in: HashMap::new(),
+                aliases_out: None,
+                max_packet: u32::MAX,
+                problem_info: true,
                 pending_auth: None,
             },
         );
@@ -247,6 +268,23 @@ impl Broker {
             Packet::Disconnect(d) => self.on_disconnect(now, conn, &d),
             _ => self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR),
         }
+        self.close_oversized(now);
+    }
+
+    /// Closes the connections that were owed a packet larger than their
+    /// Maximum Packet Size (MQTT 5.0 §3.1.2.11.4: the server MUST NOT send
+    /// it), without DISCONNECT (which may not fit either), will published.
+    fn close_oversized(&mut self, now: Instant) {
+        // Bounded: each turn removes one entry; closing sends nothing more to it.
+        while let Some(conn) = self.oversized.pop() {
+            if self.conns.contains_key(&conn) {
+                self.push_event(Event::Close {
+                    conn,
+                    reason: ReasonCode::PACKET_TOO_LARGE,
+                });
+                self.drop_conn(now, conn, true);
+            }
+        }
     }
 
     /// Counts bytes an adapter that decodes by itself read, for `$SYS/broker/bytes/received`.
@@ -261,15 +299,32 @@ impl Broker {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
+        // A `$share/` filter without share name or filter: Mosquitto answers
+        // Protocol Error, which MQTT 5.0 §4.8.2 leaves open (the codec
+        // reports a malformed filter).
+        let reason = match error {
+            DecodeError::InvalidTopicFilter {
+                error: mqtt_codec::TopicError::InvalidSharedSubscription,
+                ..
+            } => ReasonCode::PROTOCOL_ERROR,
+            e => e.reason_code(),
+        };
         if c.client.is_none() {
             if let DecodeError::UnsupportedProtocolLevel { .. } = error {
                 // MQTT 3.1.1 §3.2.2.3: return code 1, in the 3.1.1 layout.
                 self.push_raw(conn, Bytes::from_static(&[0x20, 2, 0, 1]));
             }
             self.stats.protocol_errors += 1;
-            return self.close(now, conn, error.reason_code(), true);
+            return self.close(now, conn, reason, true);
         }
-        self.protocol_error(now, conn, error.reason_code());
+        // Once connected, a CONNECT-only answer (say a second CONNECT with
+        // an unknown level, 0x84) is a Protocol Error (MQTT-3.1.0-2).
+        let reason = if reason.is_valid_for(PacketType::Disconnect, ProtocolVersion::V5) {
+            reason
+        } else {
+            ReasonCode::PROTOCOL_ERROR
+        };
+        self.protocol_error(now, conn, reason);
     }
 
     /// The adapter found `conn` breaking a rule before decoding (for
@@ -322,6 +377,7 @@ impl Broker {
                 TimerKey::Client(id) => self.client_timer(now, &id),
             }
         }
+        self.close_oversized(now);
     }
 
     /// The next transmit, in order.
@@ -375,6 +431,7 @@ impl Broker {
             return;
         };
         if client.conn.is_none() && client.expires_at.is_some_and(|t| t <= now) {
+            self.stats.clients_expired += 1;
             self.end_session(now, id);
         }
     }
@@ -403,19 +460,49 @@ impl Broker {
         self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    /// Encodes `packet` for `conn`'s version and queues it.
+    /// Encodes `packet` for `conn`'s version and queues it. Without Request
+    /// Problem Information, or when the packet would exceed the client's
+    /// Maximum Packet Size, Reason String and User Properties are left out
+    /// (MQTT 5.0 §3.1.2.11.4, §3.1.2.11.7); a packet still too large is not
+    /// sent and the connection is closed.
     pub(crate) fn send(&mut self, conn: ConnId, packet: &Packet) {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
-        let mut buf = BytesMut::new();
-        if packet.encode(c.version, &mut buf).is_ok() {
-            if matches!(packet, Packet::Publish(_)) {
-                self.stats.publish_sent += 1;
-            }
-            self.stats.messages_sent += 1;
-            self.push_raw(conn, buf.freeze());
+        if self.oversized.contains(&conn) {
+            return;
         }
+        let version = c.version;
+        let max = usize::try_from(c.max_packet).unwrap_or(usize::MAX);
+        if !c.problem_info && has_diagnostics(packet, false) {
+            let mut bare = packet.clone();
+            strip_diagnostics(&mut bare, false);
+            return self.send(conn, &bare);
+        }
+        let mut buf = BytesMut::new();
+        if packet.encode(version, &mut buf).is_err() {
+            return;
+        }
+        if buf.len() > max {
+            if has_diagnostics(packet, true) {
+                let mut bare = packet.clone();
+                strip_diagnostics(&mut bare, true);
+                return self.send(conn, &bare);
+            }
+            match packet {
+                // Checked before queueing; a message that grew is dropped.
+                Packet::Publish(_) => self.stats.dropped += 1,
+                Packet::Disconnect(_) => {}
+                _ => self.oversized.push(conn),
+            }
+            return;
+        }
+        if let Packet::Publish(p) = packet {
+            self.stats.publish_sent += 1;
+            self.stats.publish_bytes_sent += p.payload.len() as u64;
+        }
+        self.stats.messages_sent += 1;
+        self.push_raw(conn, buf.freeze());
     }
 
     pub(crate) fn push_raw(&mut self, conn: ConnId, payload: Bytes) {
@@ -440,10 +527,17 @@ impl Broker {
             return;
         };
         if c.client.is_some() && c.version.is_v5() && reason.is_error() {
-            let d = Disconnect {
+            // Only DISCONNECT's codes (a hook may refuse with a CONNACK one).
+            let reason = if reason.is_valid_for(PacketType::Disconnect, ProtocolVersion::V5) {
+                reason
+            } else {
+                ReasonCode::UNSPECIFIED_ERROR
+            };
+            let mut d = Disconnect {
                 reason_code: reason,
                 ..Disconnect::default()
             };
+            d.properties.reason_string = self.reason_string(reason);
             self.send(conn, &Packet::Disconnect(d));
         }
         self.push_event(Event::Close { conn, reason });

@@ -1,5 +1,7 @@
 //! Broker limits and options, with the defaults Mosquitto uses where it has one.
 
+use crate::alias::AliasPolicy;
+
 /// Limits and options of a [`Broker`](crate::Broker).
 ///
 /// ```
@@ -40,6 +42,29 @@ pub struct Config {
     /// bound, and a persistent session keeps its QoS 1/2 messages for
     /// redelivery. Default 8 MiB.
     pub max_write_queue_bytes: usize,
+    /// Whether and how the broker gives topic aliases to 5.0 clients that
+    /// announce a Topic Alias Maximum (MQTT 5.0 §3.3.2.3.4). Default
+    /// [`AliasPolicy::Off`] (see there why); [`AliasPolicy::Lru`] is the
+    /// policy of choice for clients known to resolve aliases.
+    pub outgoing_topic_aliases: AliasPolicy,
+    /// Most aliases the broker assigns on one connection (fewer if the
+    /// client's Topic Alias Maximum is lower); each holds a copy of a topic.
+    /// 0 turns outgoing aliases off. Default 10.
+    pub outgoing_topic_alias_maximum: u16,
+    /// When set, a 5.0 client whose CONNECT has Request Response Information
+    /// 1 gets Response Information `<prefix><client id>` in CONNACK (MQTT 5.0
+    /// §3.1.2.11.7, §4.10), e.g. `response/` gives `response/sensor-1`: a
+    /// topic root the client may build response topics under (ACLs are up
+    /// to the application). Left out when the result would not be a valid
+    /// topic name (a `+` or `#` in the client identifier). Default `None`:
+    /// no Response Information, as Mosquitto.
+    pub response_topic_prefix: Option<String>,
+    /// Whether the broker's error answers in 5.0 carry a Reason String
+    /// (MQTT 5.0 §3.2.2.3.9 etc.): DISCONNECT, a refused CONNACK, a failed
+    /// PUBACK or PUBREC, a SUBACK with a failure. A client that sets Request Problem
+    /// Information to 0 only gets them on CONNACK and DISCONNECT (§3.1.2.11.7).
+    /// Default `false`: the bytes are Mosquitto's (which sends none).
+    pub reason_strings: bool,
 }
 
 impl Default for Config {
@@ -55,6 +80,10 @@ impl Default for Config {
             retain_available: true,
             sys_interval_secs: 10,
             max_write_queue_bytes: 8 << 20,
+            outgoing_topic_aliases: AliasPolicy::Off,
+            outgoing_topic_alias_maximum: 10,
+            response_topic_prefix: None,
+            reason_strings: false,
         }
     }
 }

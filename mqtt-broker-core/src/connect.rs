@@ -22,6 +22,11 @@ impl Broker {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.version = version;
             c.decoder.set_version(version);
+            if v5 {
+                // Even a refusal must fit (MQTT 5.0 §3.1.2.11.4).
+                c.max_packet = connect.properties.maximum_packet_size.unwrap_or(u32::MAX);
+                c.problem_info = connect.properties.request_problem_information != Some(false);
+            }
         }
         // MQTT 5.0 §1.5.4: control characters in these strings are refused
         // (the connection is closed), as Mosquitto does.
@@ -142,6 +147,7 @@ impl Broker {
                 will_at: None,
                 max_packet,
                 expires: HashMap::new(),
+                dropping: false,
             });
         client.session.set_window(window);
         client.conn = Some(conn);
@@ -158,6 +164,12 @@ impl Broker {
             c.keep_alive =
                 (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
             c.deadline = None;
+            // Aliases towards the client (MQTT 5.0 §3.3.2.3.4), per connection.
+            let max = connect.properties.topic_alias_maximum.unwrap_or(0);
+            c.aliases_out = crate::alias::OutAliases::new(
+                self.config.outgoing_topic_aliases,
+                max.min(self.config.outgoing_topic_alias_maximum),
+            );
         }
         if let Some(ka) = self.conns.get(&conn).and_then(|c| c.keep_alive) {
             self.set_deadline(conn, now + ka);
@@ -169,6 +181,9 @@ impl Broker {
             if !self.config.retain_available {
                 props.retain_available = Some(false);
             }
+            if connect.properties.request_response_information == Some(true) {
+                props.response_information = self.response_information(&client_id);
+            }
         }
         let connack = ConnAck {
             // MQTT 3.1 has no Session Present flag (the byte is reserved).
@@ -176,7 +191,10 @@ impl Broker {
             reason_code: ReasonCode::SUCCESS,
             properties: props,
         };
+        // A CONNACK too large for the client closes the connection at the
+        // end of this call (see `Broker::send`).
         self.send(conn, &Packet::ConnAck(connack));
+        self.stats.connections += 1;
         self.connected += 1;
         self.stats.clients_maximum = self.stats.clients_maximum.max(self.connected);
         self.push_event(Event::Connected {
@@ -197,7 +215,7 @@ impl Broker {
         };
         for r in client.session.resend() {
             match r {
-                Resend::Publish(p) => self.send(conn, &Packet::Publish(p)),
+                Resend::Publish(p) => self.send_publish(conn, p),
                 Resend::PubRel(pid) => self.send(conn, &Packet::PubRel(Ack::new(pid))),
                 _ => {}
             }
@@ -205,13 +223,23 @@ impl Broker {
         self.flush(now, id);
     }
 
+    /// Response Information for `client_id` (MQTT 5.0 §3.2.2.3.15), from
+    /// [`Config::response_topic_prefix`](crate::Config::response_topic_prefix).
+    fn response_information(&self, client_id: &str) -> Option<Utf8String> {
+        let prefix = self.config.response_topic_prefix.as_deref()?;
+        let topic = format!("{prefix}{client_id}");
+        mqtt_codec::topic::validate_topic_name(&topic).ok()?;
+        Utf8String::try_from(topic).ok()
+    }
+
     /// Refuses a CONNECT with `reason` (mapped to a 3.1.1 return code by the codec).
     pub(crate) fn refuse(&mut self, now: Instant, conn: ConnId, reason: ReasonCode) {
-        let connack = ConnAck {
+        let mut connack = ConnAck {
             session_present: false,
             reason_code: reason,
             ..ConnAck::default()
         };
+        connack.properties.reason_string = self.reason_string(reason);
         self.send(conn, &Packet::ConnAck(connack));
         self.close(now, conn, reason, false);
     }

@@ -42,6 +42,17 @@ pub enum Event {
         /// when the client sent DISCONNECT).
         reason: ReasonCode,
     },
+    /// Messages for this client are being dropped (and counted in
+    /// [`Stats::dropped`]): its queue holds
+    /// [`Config::max_queued_messages`](crate::Config::max_queued_messages).
+    /// Reported once, and again only after the queue had room, so that an
+    /// adapter can log it without a flood.
+    QueueFull {
+        /// The client.
+        client_id: Arc<str>,
+        /// The queue limit.
+        limit: usize,
+    },
 }
 
 /// Counters, in the spirit of Mosquitto's `$SYS/broker/...` topics.
@@ -75,4 +86,14 @@ pub struct Stats {
     pub subscriptions: usize,
     /// Retained messages.
     pub retained: usize,
+    /// Network connections opened ([`Broker::open`](crate::Broker::open)).
+    pub sockets: u64,
+    /// CONNECTs accepted.
+    pub connections: u64,
+    /// Sessions ended by their expiry interval while disconnected.
+    pub clients_expired: u64,
+    /// Payload bytes of the PUBLISH packets received.
+    pub publish_bytes_received: u64,
+    /// Payload bytes of the PUBLISH packets sent.
+    pub publish_bytes_sent: u64,
 }

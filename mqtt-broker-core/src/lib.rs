@@ -23,18 +23,24 @@
 //!   Handling; UNSUBSCRIBE.
 //! - QoS 0/1/2 both ways with the session rules of [`mqtt_client::session`]
 //!   (inflight window = the client's Receive Maximum, a queue limit with
-//!   counted drops, DUP redelivery, exactly-once incoming QoS 2 across
-//!   reconnects).
+//!   counted drops reported once per overflow as [`Event::QueueFull`], DUP
+//!   redelivery, exactly-once incoming QoS 2 across reconnects).
 //! - Retained messages; Message Expiry for retained and queued messages;
-//!   wills with Will Delay and DISCONNECT 0x04; incoming topic aliases;
-//!   Maximum Packet Size both ways; server DISCONNECT with reason codes and
-//!   a graceful shutdown (0x8B).
-//! - The `$SYS/broker/...` statistics of Mosquitto; clients cannot publish
-//!   to `$` topics.
+//!   wills with Will Delay and DISCONNECT 0x04; topic aliases both ways
+//!   (outgoing ones per connection with a least-recently-used or keep-first
+//!   policy, [`AliasPolicy`], off by default); Maximum Packet Size both ways
+//!   (a message too large for a client is dropped for it, a Reason String
+//!   left out, a CONNACK or SUBACK that cannot fit closes the connection);
+//!   server DISCONNECT with reason codes and a graceful shutdown (0x8B);
+//!   Request Problem Information, Response Information
+//!   ([`Config::response_topic_prefix`]) and optional Reason Strings
+//!   ([`Config::reason_strings`]).
+//! - The `$SYS/broker/...` statistics of Mosquitto, with its names and
+//!   formats, `load/...` averages over 1, 5 and 15 minutes included,
+//!   published when they change; clients cannot publish to `$` topics.
 //!
-//! Not yet: outgoing
-//! topic aliases, Response Information, persistence, bridging, TLS and
-//! WebSocket listeners, `$SYS/broker/load/...`.
+//! Not yet: persistence, bridging, TLS and WebSocket listeners,
+//! `$SYS/broker/heap/...` and `timestamp`.
 //!
 //! # Example: a QoS 1 message from one client to another
 //! ```
@@ -73,12 +79,14 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod alias;
 mod auth;
 mod broker;
 mod config;
 mod connect;
 mod event;
 mod hooks;
+mod reason;
 mod retain;
 mod route;
 mod shared;
@@ -89,6 +97,11 @@ mod trie;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 
+#[cfg(any(test, feature = "__fuzz"))]
+#[doc(hidden)]
+pub mod fuzzing;
+
+pub use alias::AliasPolicy;
 pub use broker::{client_may_send, Broker, ConnId, Event, Stats, Transmit};
 pub use config::Config;
 pub use hooks::{AllowAll, AuthStep, Hooks};

@@ -9,9 +9,10 @@ use bytes::{Bytes, BytesMut};
 use mqtt_client::session::{Ack as SessionAck, OutState};
 use mqtt_codec::{
     has_discouraged_code_points, topic, Ack, Packet, Publish, QoS, ReasonCode, RetainHandling,
-    SubAck, Subscribe, UnsubAck, Unsubscribe,
+    SubAck, Subscribe, UnsubAck, Unsubscribe, Utf8String,
 };
 
+use crate::alias::Plan;
 use crate::broker::{Broker, ConnId};
 use crate::trie::SubEntry;
 
@@ -31,6 +32,7 @@ impl Broker {
 
     pub(crate) fn on_publish(&mut self, now: Instant, conn: ConnId, mut p: Publish) {
         self.stats.publish_received += 1;
+        self.stats.publish_bytes_received += p.payload.len() as u64;
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -38,6 +40,14 @@ impl Broker {
             return;
         };
         let v5 = c.version.is_v5();
+        // A client's PUBLISH carries no Subscription Identifier (MQTT 5.0
+        // §3.3.4, MQTT-3.3.4-6). One is ignored, as Mosquitto does; more
+        // than one is a repeated property, a Protocol Error (§2.2.2.2), as
+        // Mosquitto answers.
+        if p.properties.subscription_identifiers.len() > 1 {
+            return self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR);
+        }
+        p.properties.subscription_identifiers.clear();
         // Topic aliases from the client (MQTT 5.0 §3.3.2.3.4).
         if let Some(alias) = p.properties.topic_alias.take() {
             if alias == 0 || alias > self.config.topic_alias_maximum {
@@ -49,7 +59,10 @@ impl Broker {
                     None => return self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR),
                 }
             } else {
-                c.aliases_in.insert(alias, p.topic.clone());
+                // A copy: the decoded topic shares the frame's buffer, which
+                // holds the payload too (up to the maximum packet size).
+                let topic = Utf8String::try_from(p.topic.as_str()).unwrap_or_default();
+                c.aliases_in.insert(alias, topic);
             }
         }
         // MQTT 5.0 §1.5.4: control characters are refused, as Mosquitto does.
@@ -95,7 +108,10 @@ impl Broker {
         } else if v5 {
             reason = ReasonCode::NOT_AUTHORIZED;
         }
-        let ack = Ack::new(pid).with_reason_code(reason);
+        let mut ack = Ack::new(pid).with_reason_code(reason);
+        if reason.is_error() {
+            ack.properties.reason_string = self.reason_string(reason);
+        }
         match qos {
             QoS::AtLeastOnce => self.send(conn, &Packet::PubAck(ack)),
             QoS::ExactlyOnce => {
@@ -227,7 +243,11 @@ impl Broker {
             // Before 5.0 the codec writes any error as 0x80.
             codes.push(code);
         }
-        self.send(conn, &Packet::SubAck(SubAck::new(s.packet_id, codes)));
+        let mut ack = SubAck::new(s.packet_id, codes);
+        if let Some(&err) = ack.reason_codes.iter().find(|c| c.is_error()) {
+            ack.properties.reason_string = self.reason_string(err);
+        }
+        self.send(conn, &Packet::SubAck(ack));
         // Retained messages follow the SUBACK, with the retain flag (§3.3.1.3).
         for (filter, entry) in retained {
             for p in self.retained.matching(now, &filter) {
@@ -323,6 +343,16 @@ impl Broker {
                 return;
             };
             let version = client.version;
+            // (The configuration first: with aliases off, no lookup.)
+            if self.config.outgoing_topic_aliases != crate::AliasPolicy::Off
+                && self
+                    .conns
+                    .get(&conn)
+                    .is_some_and(|c| c.aliases_out.is_some())
+            {
+                // Encoded for this connection alone: its topic aliases.
+                return self.send_publish(conn, out);
+            }
             let key = (version.is_v5(), out.retain);
             let cached = (d.ids.is_empty())
                 .then(|| {
@@ -350,6 +380,7 @@ impl Broker {
                 return;
             }
             self.stats.publish_sent += 1;
+            self.stats.publish_bytes_sent += p.payload.len() as u64;
             self.stats.messages_sent += 1;
             return self.push_raw(conn, bytes);
         }
@@ -360,8 +391,14 @@ impl Broker {
         }
         let waiting = client.session.queued_len();
         let expiry = out.properties.message_expiry_interval;
-        if waiting >= self.config.max_queued_messages {
+        let limit = self.config.max_queued_messages;
+        if waiting >= limit {
             self.stats.dropped += 1;
+            if !client.dropping {
+                client.dropping = true;
+                let client_id = id.clone();
+                self.push_event(crate::Event::QueueFull { client_id, limit });
+            }
             return;
         }
         let Ok(pid) = client.session.enqueue(out) else {
@@ -409,9 +446,54 @@ impl Broker {
             }
             out.push(p);
         }
-        for p in out {
-            self.send(conn, &Packet::Publish(p));
+        if client.dropping && client.session.queued_len() < self.config.max_queued_messages {
+            client.dropping = false;
         }
+        for p in out {
+            self.send_publish(conn, p);
+        }
+    }
+
+    /// Sends `p` to `conn`, with a topic alias where the connection has one
+    /// or can assign one (MQTT 5.0 §3.3.2.3.4) and the aliased packet fits
+    /// the client's Maximum Packet Size.
+    pub(crate) fn send_publish(&mut self, conn: ConnId, mut p: Publish) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let Some(aliases) = c.aliases_out.as_deref_mut() else {
+            return self.send(conn, &Packet::Publish(p));
+        };
+        let Some(plan) = aliases.plan(&p.topic) else {
+            return self.send(conn, &Packet::Publish(p));
+        };
+        let max = usize::try_from(c.max_packet).unwrap_or(usize::MAX);
+        let topic = p.topic.clone();
+        let alias = match plan {
+            Plan::Known(a) => {
+                p.topic = Utf8String::default();
+                a
+            }
+            Plan::New(a) => a,
+        };
+        p.properties.topic_alias = Some(alias);
+        let payload_len = p.payload.len() as u64;
+        let packet = Packet::Publish(p);
+        let mut buf = BytesMut::new();
+        if packet.encode(c.version, &mut buf).is_err() || buf.len() > max {
+            // Sent as it came (an announcement may make it too large).
+            let Packet::Publish(mut p) = packet else {
+                return;
+            };
+            p.topic = topic;
+            p.properties.topic_alias = None;
+            return self.send(conn, &Packet::Publish(p));
+        }
+        aliases.commit(plan, &topic);
+        self.stats.publish_sent += 1;
+        self.stats.publish_bytes_sent += payload_len;
+        self.stats.messages_sent += 1;
+        self.push_raw(conn, buf.freeze());
     }
 }
 

@@ -172,6 +172,11 @@ pub async fn serve(
                     session_present,
                     "client connected"
                 ),
+                Event::QueueFull { client_id, limit } => tracing::warn!(
+                    %client_id,
+                    limit,
+                    "queue full: dropping messages for this client"
+                ),
                 Event::Close { conn, reason } => {
                     tracing::info!(conn = conn.0, reason = reason.0, "closing connection");
                     // The writer ends after it flushed what was queued.

@@ -21,6 +21,12 @@
 //! retain_available = true
 //! sys_interval = 10              # seconds between $SYS/broker/... updates; 0 turns them off
 //! max_write_queue_bytes = 8388608 # bytes held for a slow reader before it is disconnected
+//! outgoing_topic_aliases = "off" # aliases to 5.0 clients that allow them: "lru",
+//! #                               # "keep-first" or "off" (libmosquitto 2.0 cannot take them)
+//! outgoing_topic_alias_maximum = 10 # most aliases per connection (the client may allow fewer)
+//! # response_topic_prefix = "response/" # CONNACK Response Information "<prefix><client id>"
+//! #                                      # to 5.0 clients that request it; unset: none
+//! reason_strings = false         # Reason Strings on 5.0 error answers (Mosquitto sends none)
 //!
 //! [[listener]]                   # repeatable; default: 127.0.0.1 and ::1 on port 1883
 //! bind = "0.0.0.0:1883"
@@ -33,7 +39,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mqtt_broker_core::{Broker, Config};
+use mqtt_broker_core::{AliasPolicy, Broker, Config};
 use serde::Deserialize;
 
 /// Run an MQTT broker (3.1, 3.1.1 and 5.0 clients on one broker).
@@ -65,8 +71,21 @@ struct FileConfig {
     retain_available: Option<bool>,
     sys_interval: Option<u32>,
     max_write_queue_bytes: Option<usize>,
+    outgoing_topic_aliases: Option<AliasPolicyName>,
+    outgoing_topic_alias_maximum: Option<u16>,
+    response_topic_prefix: Option<String>,
+    reason_strings: Option<bool>,
     #[serde(default)]
     listener: Vec<ListenerConfig>,
+}
+
+/// `outgoing_topic_aliases` in the file.
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum AliasPolicyName {
+    Off,
+    KeepFirst,
+    Lru,
 }
 
 #[derive(Deserialize, Debug)]
@@ -105,6 +124,21 @@ impl FileConfig {
         }
         if let Some(v) = self.max_write_queue_bytes {
             c.max_write_queue_bytes = v;
+        }
+        if let Some(v) = self.outgoing_topic_aliases {
+            c.outgoing_topic_aliases = match v {
+                AliasPolicyName::Off => AliasPolicy::Off,
+                AliasPolicyName::KeepFirst => AliasPolicy::KeepFirst,
+                AliasPolicyName::Lru => AliasPolicy::Lru,
+            };
+        }
+        if let Some(v) = self.outgoing_topic_alias_maximum {
+            c.outgoing_topic_alias_maximum = v;
+        }
+        c.response_topic_prefix
+            .clone_from(&self.response_topic_prefix);
+        if let Some(v) = self.reason_strings {
+            c.reason_strings = v;
         }
         c
     }
