@@ -128,6 +128,20 @@ fn bench_case(c: &mut Criterion, name: &str, v: ProtocolVersion, packet: &Packet
             BatchSize::SmallInput,
         );
     });
+    // The same buffer through `decode_lazy`: a PUBLISH stays one handle on
+    // its validated frame (other packets decode as above).
+    g.bench_function("decode_lazy/mqtt-codec", |b| {
+        b.iter_batched_ref(
+            || stream.clone(),
+            |buf| {
+                let mut dec = StreamDecoder::new(v, MAX);
+                while let Some(p) = dec.decode_lazy(black_box(buf)).unwrap() {
+                    black_box(&p);
+                }
+            },
+            BatchSize::SmallInput,
+        );
+    });
     g.bench_function("decode/mqttbytes", |b| {
         b.iter_batched_ref(
             || stream.clone(),

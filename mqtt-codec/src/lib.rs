@@ -96,9 +96,9 @@ pub mod fuzzing;
 pub use error::{DecodeError, EncodeError};
 pub use fixed_header::{FixedHeader, PacketType};
 pub use packet::{
-    Ack, Auth, ConnAck, Connect, Disconnect, LastWill, Packet, PubAck, PubComp, PubRec, PubRel,
-    Publish, RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck,
-    Unsubscribe,
+    Ack, Auth, ConnAck, Connect, Disconnect, LastWill, LazyPacket, Packet, PubAck, PubComp, PubRec,
+    PubRel, Publish, PublishFrame, RetainHandling, SubAck, Subscribe, Subscription,
+    SubscriptionOptions, UnsubAck, Unsubscribe,
 };
 pub use primitives::{
     decode_varint, has_discouraged_code_points, validate_utf8, varint_len, StringError, Utf8String,

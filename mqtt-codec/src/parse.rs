@@ -112,6 +112,32 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
+    /// Skips a Binary Data field without slicing the frame (no reference
+    /// count traffic); same errors as [`Reader::binary`].
+    pub(crate) fn skip_binary(&mut self) -> Result<&'a [u8], DecodeError> {
+        let start = self.pos;
+        let len = usize::from(self.u16()?);
+        if len > self.remaining() {
+            return Err(DecodeError::UnexpectedEnd { offset: start });
+        }
+        let frame: &'a Bytes = self.frame;
+        let b = &frame[self.pos..self.pos + len];
+        self.pos += len;
+        Ok(b)
+    }
+
+    /// Validates a UTF-8 string field without slicing the frame; same
+    /// checks and errors as [`Reader::string`].
+    pub(crate) fn skip_string(&mut self) -> Result<&'a [u8], DecodeError> {
+        let start = self.pos;
+        let b = self.skip_binary()?;
+        match crate::primitives::check_utf8_fast(b) {
+            Ok(()) => Ok(b),
+            Err(StringError::NullCharacter) => Err(DecodeError::NullCharacter { offset: start }),
+            Err(_) => Err(DecodeError::InvalidUtf8 { offset: start }),
+        }
+    }
+
     /// The raw bytes of a UTF-8 string field, validated; also returns its offset.
     pub(crate) fn string(&mut self) -> Result<(Utf8String, usize), DecodeError> {
         let start = self.pos;

@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::error::DecodeError;
 use crate::fixed_header::FixedHeader;
-use crate::packet::Packet;
+use crate::packet::{LazyPacket, Packet, PublishFrame};
 use crate::version::ProtocolVersion;
 
 /// Largest packet MQTT can express: 268,435,455 bytes of Remaining Length
@@ -144,6 +144,28 @@ impl StreamDecoder {
             }
         };
         Packet::decode_frame(version, &header, frame).map(Some)
+    }
+
+    /// Like [`StreamDecoder::decode`], but a PUBLISH comes back as a
+    /// [`PublishFrame`]: validated just as strictly, held as one [`Bytes`]
+    /// handle on its frame, with no allocation and no per-field reference
+    /// counting. The fast path for a broker or client that routes on the
+    /// topic and forwards or consumes the payload.
+    ///
+    /// # Errors
+    /// The same as [`StreamDecoder::decode`], for the same input.
+    #[inline]
+    pub fn decode_lazy(&mut self, buf: &mut BytesMut) -> Result<Option<LazyPacket>, DecodeError> {
+        if let (Some(version), Some(&b)) = (self.version, buf.first()) {
+            if b >> 4 == 3 {
+                let Some((header, frame)) = self.next_frame(buf)? else {
+                    return Ok(None);
+                };
+                return PublishFrame::decode(frame, header.header_len, header.flags(), version)
+                    .map(|p| Some(LazyPacket::Publish(p)));
+            }
+        }
+        Ok(self.decode(buf)?.map(LazyPacket::Other))
     }
 }
 
