@@ -4,8 +4,14 @@
 //! only the decoding (the buffer copies made between batches are excluded).
 //!
 //! Usage: `decode_count <ours|lazy|theirs> <3.1.1|5.0> <qos0|qos1> <16|1024> [iters]`
-//! (see BENCH-NOTES for the callgrind command line). Under `cargo bench` it
-//! runs one short pass of every case, as a smoke test.
+//! (see BENCH-NOTES for the callgrind command line).
+//!
+//! `decode_count time [rounds]` is a wall-clock cross-check for a loaded
+//! machine: for every PUBLISH case it times single batches of 32 packets,
+//! the three decoders interleaved round after round, and prints the fastest
+//! and the median batch of each (a batch that was not preempted shows the
+//! code's own speed). Under `cargo bench` it runs one short pass of every
+//! case, as a smoke test.
 
 use std::hint::black_box;
 
@@ -96,8 +102,60 @@ fn run(who: &str, v: ProtocolVersion, qos: QoS, size: usize, iters: usize) -> us
     total
 }
 
+/// Interleaved min/median batch times of the three decoders, every case.
+#[allow(clippy::disallowed_methods)] // a benchmark reads the clock
+fn time_all(rounds: usize) {
+    println!("case | ours decode | ours decode_lazy | mqttbytes | ratio decode | ratio lazy (min; median in ns per packet)");
+    for v in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
+            for size in [16, 1024] {
+                let f = frame(v, qos, size);
+                let mut stream = BytesMut::new();
+                for _ in 0..BATCH {
+                    stream.extend_from_slice(&f);
+                }
+                let mut times: [Vec<u128>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+                for r in 0..rounds {
+                    for k in 0..3 {
+                        let which = (r + k) % 3;
+                        let mut buf = stream.clone();
+                        let t = std::time::Instant::now();
+                        let n = match which {
+                            0 => decode_batch_ours(v, &mut buf),
+                            1 => decode_batch_lazy(v, &mut buf),
+                            _ => decode_batch_theirs(v, &mut buf),
+                        };
+                        times[which].push(t.elapsed().as_nanos());
+                        assert_eq!(n, BATCH);
+                    }
+                }
+                let stat = |t: &mut Vec<u128>| {
+                    t.sort_unstable();
+                    (
+                        t[0] as f64 / BATCH as f64,
+                        t[t.len() / 2] as f64 / BATCH as f64,
+                    )
+                };
+                let [a, b, c] = &mut times;
+                let (o, l, m) = (stat(a), stat(b), stat(c));
+                println!(
+                    "{}/{}/{size}B | {:.1}; {:.1} | {:.1}; {:.1} | {:.1}; {:.1} | {:.2}x; {:.2}x | {:.2}x; {:.2}x",
+                    if v.is_v5() { "5.0" } else { "3.1.1" },
+                    if qos == QoS::AtMostOnce { "qos0" } else { "qos1" },
+                    o.0, o.1, l.0, l.1, m.0, m.1,
+                    m.0 / o.0, m.1 / o.1, m.0 / l.0, m.1 / l.1,
+                );
+            }
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("time") {
+        time_all(args.get(1).map_or(20_000, |n| n.parse().unwrap()));
+        return;
+    }
     if args.len() < 4 || args.iter().any(|a| a == "--bench") {
         for who in ["ours", "lazy", "theirs"] {
             for v in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {

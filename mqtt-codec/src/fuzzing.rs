@@ -40,15 +40,19 @@ pub fn mqtt_packet(data: &[u8]) {
     check_lazy_agrees(version, rest);
 }
 
-/// `decode_lazy` and `decode` give the same packet or the same error for
-/// the first frame of `bytes`, and a lazy PUBLISH's accessors agree with
+/// `decode_lazy`, `decode` and `decode`'s general path (no PUBLISH fast
+/// path) give the same packet or the same error for the first frame of `bytes`, and a lazy PUBLISH's accessors agree with
 /// the owned [`crate::Publish`] it turns into.
 fn check_lazy_agrees(version: ProtocolVersion, bytes: &[u8]) {
     let mut a = BytesMut::from(bytes);
     let mut b = BytesMut::from(bytes);
+    let mut c = BytesMut::from(bytes);
     let lazy = StreamDecoder::new(version, 1 << 16).decode_lazy(&mut a);
     let strict = StreamDecoder::new(version, 1 << 16).decode(&mut b);
+    let general = StreamDecoder::new(version, 1 << 16).decode_general(&mut c);
     assert_eq!(a, b, "lazy and strict decode consumed different lengths");
+    assert_eq!(b, c, "fast and general path consumed different lengths");
+    assert_eq!(strict, general, "fast and general path differ");
     if let Ok(Some(LazyPacket::Publish(p))) = &lazy {
         check_publish_frame(p);
     }

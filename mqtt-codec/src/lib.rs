@@ -24,6 +24,13 @@
 //! received buffer; decoding a PUBLISH without properties does not allocate,
 //! and MQTT 5.0 properties live in one out-of-line table ([`Props`]).
 //!
+//! For the PUBLISH hot path, [`StreamDecoder::decode_lazy`] returns a
+//! [`PublishFrame`]: the same checks (properties included), but the packet
+//! stays one [`bytes::Bytes`] handle on its frame, with topic, payload and
+//! properties read from it on demand. It never allocates, even with
+//! properties, and costs one reference count per packet instead of one per
+//! field; [`PublishFrame::into_publish`] turns it into a [`Publish`].
+//!
 //! Parsing is a small hand-written cursor over the frame rather than parser
 //! combinators: every field is length-prefixed, and the PUBLISH hot path
 //! scans the topic a word at a time.

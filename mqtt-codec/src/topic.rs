@@ -130,24 +130,25 @@ const fn name_flags(c: u8) -> u8 {
 #[inline(always)]
 fn name_flags_16(b: &[u8]) -> u8 {
     let mut acc = [0u8; 16];
-    let mut add = |block: &[u8; 16]| {
-        for k in 0..16 {
-            acc[k] |= name_flags(block[k]);
-        }
-    };
     let n = b.len();
     let mut blocks = b.chunks_exact(16);
     for block in &mut blocks {
-        if let Ok(block) = block.try_into() {
-            add(block);
-        }
+        add_block(&mut acc, block);
     }
     if !blocks.remainder().is_empty() {
-        if let Ok(block) = b[n - 16..].try_into() {
-            add(block);
-        }
+        add_block(&mut acc, &b[n - 16..]);
     }
     acc.iter().fold(0, |x, &y| x | y)
+}
+
+/// ORs the [`name_flags`] of a 16-byte block into the lane accumulators.
+#[inline(always)]
+fn add_block(acc: &mut [u8; 16], block: &[u8]) {
+    if let Ok(block) = <&[u8; 16]>::try_from(block) {
+        for (a, &c) in acc.iter_mut().zip(block) {
+            *a |= name_flags(c);
+        }
+    }
 }
 
 /// The bytes of `b` (shorter than 8) in one word: every byte of `b` occurs
@@ -173,7 +174,7 @@ pub(crate) fn short_word(b: &[u8]) -> u64 {
 ///
 /// Names of 16 bytes or more go through [`name_flags_16`]; shorter ones
 /// are read as two overlapping 8-byte words, or one [`short_word`].
-#[inline]
+#[inline(always)]
 pub(crate) fn check_name_fast(b: &[u8]) -> Option<bool> {
     let n = b.len();
     if n >= 16 {

@@ -20,6 +20,7 @@ pub use auth::Auth;
 pub use connack::ConnAck;
 pub use connect::{Connect, LastWill};
 pub use disconnect::Disconnect;
+pub(crate) use publish::decode as decode_publish;
 pub use publish::{Publish, PublishFrame};
 pub use suback::SubAck;
 pub use subscribe::{RetainHandling, Subscribe, Subscription, SubscriptionOptions};

@@ -204,6 +204,7 @@ fn check_topic_present(head: &Head, has_alias: bool) -> Result<(), DecodeError> 
 ///
 /// Takes the frame by value so the topic is split off and the payload is the
 /// rest of the frame: one reference-count increment for the whole packet.
+#[inline]
 pub(crate) fn decode(
     mut frame: Bytes,
     pos: usize,
@@ -280,7 +281,7 @@ pub struct PublishFrame {
 
 impl PublishFrame {
     /// Validates a PUBLISH frame; `pos` is the end of the fixed header.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn decode(
         frame: Bytes,
         pos: usize,

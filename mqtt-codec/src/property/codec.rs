@@ -19,6 +19,7 @@ fn set<T>(slot: &mut Option<T>, value: T, id: u8) -> Result<(), DecodeError> {
     Ok(())
 }
 
+#[inline]
 fn flag(r: &mut Reader<'_>, id: u8) -> Result<bool, DecodeError> {
     match r.u8()? {
         0 => Ok(false),
@@ -27,6 +28,7 @@ fn flag(r: &mut Reader<'_>, id: u8) -> Result<bool, DecodeError> {
     }
 }
 
+#[inline]
 fn nonzero_u16(r: &mut Reader<'_>, id: u8) -> Result<u16, DecodeError> {
     match r.u16()? {
         0 => Err(DecodeError::InvalidPropertyValue { id }),
