@@ -3,10 +3,13 @@
 //! `valgrind --tool=callgrind --toggle-collect='*decode_batch*'` counts
 //! only the decoding (the buffer copies made between batches are excluded).
 //!
-//! Usage: `decode_count <ours|lazy|theirs> <3.1.1|5.0> <qos0|qos1> <16|1024> [iters]`
+//! Usage: `decode_count <ours|lazy|theirs>[+read] <3.1.1|5.0> <qos0|qos1> <16|1024> [iters]`
 //! (see BENCH-NOTES for the callgrind command line).
 //!
-//! `decode_count time [rounds]` is a wall-clock cross-check for a loaded
+//! Decoders `ours+read`, `lazy+read`, `theirs+read` also take each topic as
+//! `&str` and each payload as bytes.
+//!
+//! `decode_count time [rounds]` (`time-read`: the `+read` variants) is a wall-clock cross-check for a loaded
 //! machine: for every PUBLISH case it times single batches of 32 packets,
 //! the three decoders interleaved round after round, and prints the fastest
 //! and the median batch of each (a batch that was not preempted shows the
@@ -16,7 +19,9 @@
 use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};
-use mqtt_codec::{Packet, Properties, ProtocolVersion, Publish, QoS, StreamDecoder, Utf8String};
+use mqtt_codec::{
+    LazyPacket, Packet, Properties, ProtocolVersion, Publish, QoS, StreamDecoder, Utf8String,
+};
 
 const MAX: usize = 1 << 20;
 const BATCH: usize = 32;
@@ -83,6 +88,54 @@ fn decode_batch_theirs(v: ProtocolVersion, buf: &mut BytesMut) -> usize {
     n
 }
 
+/// The `*_read` variants also take the topic as `&str` and the payload as
+/// bytes from every packet, as a router does.
+#[inline(never)]
+fn decode_batch_ours_read(v: ProtocolVersion, buf: &mut BytesMut) -> usize {
+    let mut n = 0;
+    let mut dec = StreamDecoder::new(v, MAX);
+    while let Some(p) = dec.decode(black_box(buf)).unwrap() {
+        if let Packet::Publish(p) = &p {
+            black_box((p.topic.as_str(), &p.payload[..]));
+        }
+        n += 1;
+    }
+    n
+}
+
+#[inline(never)]
+fn decode_batch_lazy_read(v: ProtocolVersion, buf: &mut BytesMut) -> usize {
+    let mut n = 0;
+    let mut dec = StreamDecoder::new(v, MAX);
+    while let Some(p) = dec.decode_lazy(black_box(buf)).unwrap() {
+        if let LazyPacket::Publish(p) = &p {
+            black_box((p.topic(), p.payload()));
+        }
+        n += 1;
+    }
+    n
+}
+
+#[inline(never)]
+fn decode_batch_theirs_read(v: ProtocolVersion, buf: &mut BytesMut) -> usize {
+    let mut n = 0;
+    while !buf.is_empty() {
+        if v.is_v5() {
+            if let mqttbytes::v5::Packet::Publish(p) =
+                mqttbytes::v5::read(black_box(buf), MAX).unwrap()
+            {
+                black_box((p.topic.as_str(), &p.payload[..]));
+            }
+        } else if let mqttbytes::v4::Packet::Publish(p) =
+            mqttbytes::v4::read(black_box(buf), MAX).unwrap()
+        {
+            black_box((p.topic.as_str(), &p.payload[..]));
+        }
+        n += 1;
+    }
+    n
+}
+
 fn run(who: &str, v: ProtocolVersion, qos: QoS, size: usize, iters: usize) -> usize {
     let f = frame(v, qos, size);
     let mut stream = BytesMut::new();
@@ -96,6 +149,9 @@ fn run(who: &str, v: ProtocolVersion, qos: QoS, size: usize, iters: usize) -> us
             "ours" => decode_batch_ours(v, &mut buf),
             "lazy" => decode_batch_lazy(v, &mut buf),
             "theirs" => decode_batch_theirs(v, &mut buf),
+            "ours+read" => decode_batch_ours_read(v, &mut buf),
+            "lazy+read" => decode_batch_lazy_read(v, &mut buf),
+            "theirs+read" => decode_batch_theirs_read(v, &mut buf),
             _ => panic!("decoder: ours, lazy or theirs"),
         };
     }
@@ -104,7 +160,7 @@ fn run(who: &str, v: ProtocolVersion, qos: QoS, size: usize, iters: usize) -> us
 
 /// Interleaved min/median batch times of the three decoders, every case.
 #[allow(clippy::disallowed_methods)] // a benchmark reads the clock
-fn time_all(rounds: usize) {
+fn time_all(rounds: usize, read: bool) {
     println!("case | ours decode | ours decode_lazy | mqttbytes | ratio decode | ratio lazy (min; median in ns per packet)");
     for v in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
         for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
@@ -120,10 +176,13 @@ fn time_all(rounds: usize) {
                         let which = (r + k) % 3;
                         let mut buf = stream.clone();
                         let t = std::time::Instant::now();
-                        let n = match which {
-                            0 => decode_batch_ours(v, &mut buf),
-                            1 => decode_batch_lazy(v, &mut buf),
-                            _ => decode_batch_theirs(v, &mut buf),
+                        let n = match (which, read) {
+                            (0, false) => decode_batch_ours(v, &mut buf),
+                            (1, false) => decode_batch_lazy(v, &mut buf),
+                            (_, false) => decode_batch_theirs(v, &mut buf),
+                            (0, true) => decode_batch_ours_read(v, &mut buf),
+                            (1, true) => decode_batch_lazy_read(v, &mut buf),
+                            (_, true) => decode_batch_theirs_read(v, &mut buf),
                         };
                         times[which].push(t.elapsed().as_nanos());
                         assert_eq!(n, BATCH);
@@ -152,12 +211,22 @@ fn time_all(rounds: usize) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("time") {
-        time_all(args.get(1).map_or(20_000, |n| n.parse().unwrap()));
+    if let Some(mode @ ("time" | "time-read")) = args.first().map(String::as_str) {
+        time_all(
+            args.get(1).map_or(20_000, |n| n.parse().unwrap()),
+            mode == "time-read",
+        );
         return;
     }
     if args.len() < 4 || args.iter().any(|a| a == "--bench") {
-        for who in ["ours", "lazy", "theirs"] {
+        for who in [
+            "ours",
+            "lazy",
+            "theirs",
+            "ours+read",
+            "lazy+read",
+            "theirs+read",
+        ] {
             for v in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
                 for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
                     for size in [16, 1024] {
