@@ -13,8 +13,10 @@
 //! machine: for every PUBLISH case it times single batches of 32 packets,
 //! the three decoders interleaved round after round, and prints the fastest
 //! and the median batch of each (a batch that was not preempted shows the
-//! code's own speed). Under `cargo bench` it runs one short pass of every
-//! case, as a smoke test.
+//! code's own speed). `decode_count time-cold [repeats]` prepares the
+//! buffers in bulk first, as criterion's batched setup does, so that large
+//! ones are decoded from outside the caches. Under `cargo bench` it runs one
+//! short pass of every case, as a smoke test.
 
 use std::hint::black_box;
 
@@ -209,8 +211,64 @@ fn time_all(rounds: usize, read: bool) {
     }
 }
 
+/// Like [`time_all`], but with receive buffers prepared in bulk first, as
+/// criterion's batched setup does: 512 copies per decoder (interleaved),
+/// then each decoded once, timed. With 1 KiB payloads the 50 MB of copies
+/// do not fit in the caches, so every packet header is a cache miss for
+/// every decoder.
+#[allow(clippy::disallowed_methods)] // a benchmark reads the clock
+fn time_cold(repeats: usize) {
+    println!("case | ours decode | ours decode_lazy | mqttbytes | ratio decode | ratio lazy (min; median in ns per packet, buffers prepared in bulk)");
+    for v in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
+            for size in [16, 1024] {
+                let f = frame(v, qos, size);
+                let mut stream = BytesMut::new();
+                for _ in 0..BATCH {
+                    stream.extend_from_slice(&f);
+                }
+                let mut times: [Vec<u128>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+                for _ in 0..repeats {
+                    let mut bufs: Vec<BytesMut> = (0..3 * 512).map(|_| stream.clone()).collect();
+                    for (i, buf) in bufs.iter_mut().enumerate() {
+                        let which = i % 3;
+                        let t = std::time::Instant::now();
+                        let n = match which {
+                            0 => decode_batch_ours(v, buf),
+                            1 => decode_batch_lazy(v, buf),
+                            _ => decode_batch_theirs(v, buf),
+                        };
+                        times[which].push(t.elapsed().as_nanos());
+                        assert_eq!(n, BATCH);
+                    }
+                }
+                let stat = |t: &mut Vec<u128>| {
+                    t.sort_unstable();
+                    (
+                        t[0] as f64 / BATCH as f64,
+                        t[t.len() / 2] as f64 / BATCH as f64,
+                    )
+                };
+                let [a, b, c] = &mut times;
+                let (o, l, m) = (stat(a), stat(b), stat(c));
+                println!(
+                    "{}/{}/{size}B | {:.1}; {:.1} | {:.1}; {:.1} | {:.1}; {:.1} | {:.2}x; {:.2}x | {:.2}x; {:.2}x",
+                    if v.is_v5() { "5.0" } else { "3.1.1" },
+                    if qos == QoS::AtMostOnce { "qos0" } else { "qos1" },
+                    o.0, o.1, l.0, l.1, m.0, m.1,
+                    m.0 / o.0, m.1 / o.1, m.0 / l.0, m.1 / l.1,
+                );
+            }
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("time-cold") {
+        time_cold(args.get(1).map_or(10, |n| n.parse().unwrap()));
+        return;
+    }
     if let Some(mode @ ("time" | "time-read")) = args.first().map(String::as_str) {
         time_all(
             args.get(1).map_or(20_000, |n| n.parse().unwrap()),
