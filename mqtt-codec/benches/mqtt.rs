@@ -8,8 +8,8 @@ use std::hint::black_box;
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use mqtt_codec::{
-    Connect, LastWill, Packet, Properties, ProtocolVersion, Publish, QoS, StreamDecoder, Subscribe,
-    Subscription, Utf8String,
+    Connect, LastWill, LazyPacket, Packet, Properties, ProtocolVersion, Publish, QoS,
+    StreamDecoder, Subscribe, Subscription, Utf8String,
 };
 
 const MAX: usize = 1 << 20;
@@ -128,6 +128,20 @@ fn bench_case(c: &mut Criterion, name: &str, v: ProtocolVersion, packet: &Packet
             BatchSize::SmallInput,
         );
     });
+    // The same buffer through `decode_lazy`: a PUBLISH stays one handle on
+    // its validated frame (other packets decode as above).
+    g.bench_function("decode_lazy/mqtt-codec", |b| {
+        b.iter_batched_ref(
+            || stream.clone(),
+            |buf| {
+                let mut dec = StreamDecoder::new(v, MAX);
+                while let Some(p) = dec.decode_lazy(black_box(buf)).unwrap() {
+                    black_box(&p);
+                }
+            },
+            BatchSize::SmallInput,
+        );
+    });
     g.bench_function("decode/mqttbytes", |b| {
         b.iter_batched_ref(
             || stream.clone(),
@@ -143,6 +157,9 @@ fn bench_case(c: &mut Criterion, name: &str, v: ProtocolVersion, packet: &Packet
             BatchSize::SmallInput,
         );
     });
+    if let Packet::Publish(_) = packet {
+        bench_publish_read(&mut g, v, &stream);
+    }
     g.throughput(Throughput::Bytes(frame.len() as u64));
     let mut out = BytesMut::with_capacity(frame.len() * 2);
     g.bench_function("encode/mqtt-codec", |b| {
@@ -159,6 +176,71 @@ fn bench_case(c: &mut Criterion, name: &str, v: ProtocolVersion, packet: &Packet
         });
     });
     g.finish();
+}
+
+/// Topic as `&str` and payload as bytes, through each API.
+fn use_topic_payload(topic: &str, payload: &[u8]) {
+    black_box((topic, payload));
+}
+
+/// PUBLISH decode where the consumer also reads the topic as `&str` and the
+/// payload, as a broker routing the message does: the lazy form pays its
+/// deferred work here (the crate has no `unsafe`, so `&str` access re-checks
+/// UTF-8 for our owned and lazy forms; mqttbytes' topic is a `String`).
+fn bench_publish_read(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    v: ProtocolVersion,
+    stream: &BytesMut,
+) {
+    g.bench_function("decode+read/mqtt-codec", |b| {
+        b.iter_batched_ref(
+            || stream.clone(),
+            |buf| {
+                let mut dec = StreamDecoder::new(v, MAX);
+                while let Some(p) = dec.decode(black_box(buf)).unwrap() {
+                    if let Packet::Publish(p) = &p {
+                        use_topic_payload(p.topic.as_str(), &p.payload);
+                    }
+                }
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    g.bench_function("decode_lazy+read/mqtt-codec", |b| {
+        b.iter_batched_ref(
+            || stream.clone(),
+            |buf| {
+                let mut dec = StreamDecoder::new(v, MAX);
+                while let Some(p) = dec.decode_lazy(black_box(buf)).unwrap() {
+                    if let LazyPacket::Publish(p) = &p {
+                        use_topic_payload(p.topic(), p.payload());
+                    }
+                }
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    g.bench_function("decode+read/mqttbytes", |b| {
+        b.iter_batched_ref(
+            || stream.clone(),
+            |buf| {
+                while !buf.is_empty() {
+                    if v.is_v5() {
+                        if let mqttbytes::v5::Packet::Publish(p) =
+                            mqttbytes::v5::read(black_box(buf), MAX).unwrap()
+                        {
+                            use_topic_payload(&p.topic, &p.payload);
+                        }
+                    } else if let mqttbytes::v4::Packet::Publish(p) =
+                        mqttbytes::v4::read(black_box(buf), MAX).unwrap()
+                    {
+                        use_topic_payload(&p.topic, &p.payload);
+                    }
+                }
+            },
+            BatchSize::SmallInput,
+        );
+    });
 }
 
 fn codec(c: &mut Criterion) {

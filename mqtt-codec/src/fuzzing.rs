@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 
-use crate::packet::Packet;
+use crate::packet::{LazyPacket, Packet};
 use crate::stream::StreamDecoder;
 use crate::version::ProtocolVersion;
 
@@ -37,11 +37,48 @@ pub fn mqtt_packet(data: &[u8]) {
     if let Ok(packet) = Packet::decode(version, Bytes::copy_from_slice(rest)) {
         check_round_trip(version, &packet);
     }
+    check_lazy_agrees(version, rest);
+}
+
+/// `decode_lazy`, `decode` and `decode`'s general path (no PUBLISH fast
+/// path) give the same packet or the same error for the first frame of `bytes`, and a lazy PUBLISH's accessors agree with
+/// the owned [`crate::Publish`] it turns into.
+fn check_lazy_agrees(version: ProtocolVersion, bytes: &[u8]) {
+    let mut a = BytesMut::from(bytes);
+    let mut b = BytesMut::from(bytes);
+    let mut c = BytesMut::from(bytes);
+    let lazy = StreamDecoder::new(version, 1 << 16).decode_lazy(&mut a);
+    let strict = StreamDecoder::new(version, 1 << 16).decode(&mut b);
+    let general = StreamDecoder::new(version, 1 << 16).decode_general(&mut c);
+    assert_eq!(a, b, "lazy and strict decode consumed different lengths");
+    assert_eq!(b, c, "fast and general path consumed different lengths");
+    assert_eq!(strict, general, "fast and general path differ");
+    if let Ok(Some(LazyPacket::Publish(p))) = &lazy {
+        check_publish_frame(p);
+    }
+    assert_eq!(lazy.map(|p| p.map(LazyPacket::into_packet)), strict);
+}
+
+fn check_publish_frame(p: &crate::PublishFrame) {
+    let owned = p.clone().into_publish();
+    assert_eq!(p.topic(), owned.topic.as_str());
+    assert_eq!(p.topic_bytes(), &owned.topic.as_bytes()[..]);
+    assert_eq!(p.topic_string(), owned.topic);
+    assert_eq!(p.payload(), &owned.payload[..]);
+    assert_eq!(p.payload_bytes(), owned.payload);
+    assert_eq!(
+        (p.dup(), p.qos(), p.retain(), p.packet_id()),
+        (owned.dup, owned.qos, owned.retain, owned.packet_id)
+    );
+    assert_eq!(p.topic_alias(), owned.properties.topic_alias);
+    assert_eq!(p.has_properties(), !owned.properties.is_empty());
+    assert_eq!(p.properties(), owned.properties);
 }
 
 /// Stream decode: the first byte picks the version (bits 0-1: 3.1.1, 5.0,
 /// detect, 5.0) and the chunk size (bits 2-7, plus one); the rest is fed in
-/// chunks. The packets must equal those decoded from the whole input at once.
+/// chunks through `decode_lazy`. The packets must equal those `decode` gets
+/// from the whole input at once.
 pub fn mqtt_stream_chunks(data: &[u8]) {
     let Some((&first, rest)) = data.split_first() else {
         return;
@@ -73,11 +110,17 @@ pub fn mqtt_stream_chunks(data: &[u8]) {
     let mut buf = BytesMut::new();
     let mut out = Vec::new();
     let mut end = None;
+    // The chunked pass goes through `decode_lazy`: it must agree with `decode`.
     'feed: for piece in rest.chunks(chunk) {
         buf.extend_from_slice(piece);
         loop {
-            match dec.decode(&mut buf) {
-                Ok(Some(p)) => out.push((p, dec.version())),
+            match dec.decode_lazy(&mut buf) {
+                Ok(Some(p)) => {
+                    if let LazyPacket::Publish(f) = &p {
+                        check_publish_frame(f);
+                    }
+                    out.push((p.into_packet(), dec.version()));
+                }
                 Ok(None) => break,
                 Err(e) => {
                     end = Some(e);

@@ -24,6 +24,13 @@
 //! received buffer; decoding a PUBLISH without properties does not allocate,
 //! and MQTT 5.0 properties live in one out-of-line table ([`Props`]).
 //!
+//! For the PUBLISH hot path, [`StreamDecoder::decode_lazy`] returns a
+//! [`PublishFrame`]: the same checks (properties included), but the packet
+//! stays one [`bytes::Bytes`] handle on its frame, with topic, payload and
+//! properties read from it on demand. It never allocates, even with
+//! properties, and costs one reference count per packet instead of one per
+//! field; [`PublishFrame::into_publish`] turns it into a [`Publish`].
+//!
 //! Parsing is a small hand-written cursor over the frame rather than parser
 //! combinators: every field is length-prefixed, and the PUBLISH hot path
 //! scans the topic a word at a time.
@@ -96,9 +103,9 @@ pub mod fuzzing;
 pub use error::{DecodeError, EncodeError};
 pub use fixed_header::{FixedHeader, PacketType};
 pub use packet::{
-    Ack, Auth, ConnAck, Connect, Disconnect, LastWill, Packet, PubAck, PubComp, PubRec, PubRel,
-    Publish, RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck,
-    Unsubscribe,
+    Ack, Auth, ConnAck, Connect, Disconnect, LastWill, LazyPacket, Packet, PubAck, PubComp, PubRec,
+    PubRel, Publish, PublishFrame, RetainHandling, SubAck, Subscribe, Subscription,
+    SubscriptionOptions, UnsubAck, Unsubscribe,
 };
 pub use primitives::{
     decode_varint, has_discouraged_code_points, validate_utf8, varint_len, StringError, Utf8String,

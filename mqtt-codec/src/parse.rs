@@ -14,6 +14,7 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     pub(crate) fn new(frame: &'a Bytes, pos: usize) -> Self {
         Self {
             frame,
@@ -22,19 +23,23 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn pos(&self) -> usize {
         self.pos
     }
 
+    #[inline]
     pub(crate) fn remaining(&self) -> usize {
         self.end - self.pos
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.pos == self.end
     }
 
     /// A reader over the next `len` bytes; this one skips them.
+    #[inline]
     pub(crate) fn sub(&mut self, len: usize) -> Result<Self, DecodeError> {
         if len > self.remaining() {
             return Err(DecodeError::PropertyLength { offset: self.pos });
@@ -48,10 +53,12 @@ impl<'a> Reader<'a> {
         Ok(sub)
     }
 
+    #[inline]
     fn short(&self) -> DecodeError {
         DecodeError::UnexpectedEnd { offset: self.pos }
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
         if self.pos >= self.end {
             return Err(self.short());
@@ -61,6 +68,7 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
+    #[inline]
     pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
         if self.remaining() < 2 {
             return Err(self.short());
@@ -70,6 +78,7 @@ impl<'a> Reader<'a> {
         Ok(v)
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
         if self.remaining() < 4 {
             return Err(self.short());
@@ -80,6 +89,7 @@ impl<'a> Reader<'a> {
         Ok(u32::from_be_bytes([f[0], f[1], f[2], f[3]]))
     }
 
+    #[inline]
     pub(crate) fn varint(&mut self) -> Result<u32, DecodeError> {
         let start = self.pos;
         match decode_varint(&self.frame[self.pos..self.end]) {
@@ -110,6 +120,34 @@ impl<'a> Reader<'a> {
             return Err(DecodeError::UnexpectedEnd { offset: start });
         }
         self.take(len)
+    }
+
+    /// Skips a Binary Data field without slicing the frame (no reference
+    /// count traffic); same errors as [`Reader::binary`].
+    #[inline]
+    pub(crate) fn skip_binary(&mut self) -> Result<&'a [u8], DecodeError> {
+        let start = self.pos;
+        let len = usize::from(self.u16()?);
+        if len > self.remaining() {
+            return Err(DecodeError::UnexpectedEnd { offset: start });
+        }
+        let frame: &'a Bytes = self.frame;
+        let b = &frame[self.pos..self.pos + len];
+        self.pos += len;
+        Ok(b)
+    }
+
+    /// Validates a UTF-8 string field without slicing the frame; same
+    /// checks and errors as [`Reader::string`].
+    #[inline]
+    pub(crate) fn skip_string(&mut self) -> Result<&'a [u8], DecodeError> {
+        let start = self.pos;
+        let b = self.skip_binary()?;
+        match crate::primitives::check_utf8_fast(b) {
+            Ok(()) => Ok(b),
+            Err(StringError::NullCharacter) => Err(DecodeError::NullCharacter { offset: start }),
+            Err(_) => Err(DecodeError::InvalidUtf8 { offset: start }),
+        }
     }
 
     /// The raw bytes of a UTF-8 string field, validated; also returns its offset.

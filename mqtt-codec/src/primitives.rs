@@ -95,6 +95,38 @@ pub fn validate_utf8(bytes: &[u8]) -> Result<&str, StringError> {
     Ok(s)
 }
 
+/// [`validate_utf8`] for fields whose length fits two bytes, with a
+/// word-at-a-time pass for the common all-ASCII, NUL-free case; only other
+/// strings go through `core::str::from_utf8` and a NUL search. Same result
+/// as `validate_utf8(b).map(drop)` for `b.len() <= 65535`.
+#[inline]
+pub(crate) fn check_utf8_fast(b: &[u8]) -> Result<(), StringError> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // High bit of each byte: non-ASCII (the byte itself) or NUL (borrow
+    // trick, exact for "any").
+    let word = |x: u64| x | (x.wrapping_sub(LO) & !x);
+    let n = b.len();
+    let acc = if n >= 8 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[n - 8..]);
+        let mut acc = word(u64::from_le_bytes(w));
+        let mut i = 0;
+        while i + 8 < n {
+            w.copy_from_slice(&b[i..i + 8]);
+            acc |= word(u64::from_le_bytes(w));
+            i += 8;
+        }
+        acc
+    } else {
+        word(crate::topic::short_word(b))
+    };
+    if acc & HI == 0 {
+        return Ok(());
+    }
+    validate_utf8(b).map(drop)
+}
+
 /// Whether `s` contains code points MQTT 5.0 §1.5.4 says a sender SHOULD NOT
 /// use and a receiver MAY treat as malformed: control characters U+0001–U+001F
 /// and U+007F–U+009F, and the non-characters (U+FDD0–U+FDEF and every code
@@ -289,6 +321,27 @@ mod tests {
             Err(StringError::TooLong { len: 65_536 })
         );
         assert_eq!(validate_utf8("A\u{2A6D4}".as_bytes()), Ok("A\u{2A6D4}"));
+    }
+
+    #[test]
+    fn fast_utf8_check_agrees_with_validate_utf8() {
+        let probes: [&[u8]; 6] = [
+            b"\0",
+            b"\x7f",
+            b"\x80",
+            "é".as_bytes(),
+            b"\xed\xa0\x80",
+            b"\x01",
+        ];
+        for n in 0..=20 {
+            for pos in 0..=n {
+                for p in probes {
+                    let mut b = alloc::vec![b'a'; n];
+                    b.splice(pos..pos, p.iter().copied());
+                    assert_eq!(check_utf8_fast(&b), validate_utf8(&b).map(drop), "{b:?}");
+                }
+            }
+        }
     }
 
     #[test]

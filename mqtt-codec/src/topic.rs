@@ -98,24 +98,98 @@ fn next_special(b: &[u8], mut i: usize) -> Option<usize> {
     None
 }
 
+/// Eight bytes of `b` from `i` (the caller checked `i + 8 <= b.len()`).
+#[inline(always)]
+fn load(b: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Per byte of `x`: the high bit is set where the byte is NUL, `+` or `#`
+/// (and possibly above such a byte), so `!= 0` after `& HI` is exact for
+/// "any". `+` (0x2B) and `#` (0x23) differ only in bit 3: `x | 0x08`
+/// maps both, and nothing else, to 0x2B.
+#[inline(always)]
+const fn special_any(x: u64) -> u64 {
+    let y = (x | (LO * 0x08)) ^ (LO * b'+' as u64);
+    (x.wrapping_sub(LO) & !x) | (y.wrapping_sub(LO) & !y)
+}
+
+/// One byte of flags for a topic name byte: 0x01 for NUL, `+` or `#`
+/// (`+` is 0x2B, `#` is 0x23: `c | 0x08` maps both, and nothing else, to
+/// 0x2B), 0x80 for a non-ASCII byte.
+#[inline(always)]
+const fn name_flags(c: u8) -> u8 {
+    ((c == 0) as u8) | (((c | 0x08) == b'+') as u8) | (c & 0x80)
+}
+
+/// OR of [`name_flags`] over `b`, which holds at least 16 bytes: 16-byte
+/// blocks with lane-wise accumulators (the compiler turns this into vector
+/// compares), the last block overlapping the one before.
+#[inline(always)]
+fn name_flags_16(b: &[u8]) -> u8 {
+    let mut acc = [0u8; 16];
+    let n = b.len();
+    let mut blocks = b.chunks_exact(16);
+    for block in &mut blocks {
+        add_block(&mut acc, block);
+    }
+    if !blocks.remainder().is_empty() {
+        add_block(&mut acc, &b[n - 16..]);
+    }
+    acc.iter().fold(0, |x, &y| x | y)
+}
+
+/// ORs the [`name_flags`] of a 16-byte block into the lane accumulators.
+#[inline(always)]
+fn add_block(acc: &mut [u8; 16], block: &[u8]) {
+    if let Ok(block) = <&[u8; 16]>::try_from(block) {
+        for (a, &c) in acc.iter_mut().zip(block) {
+            *a |= name_flags(c);
+        }
+    }
+}
+
+/// The bytes of `b` (shorter than 8) in one word: every byte of `b` occurs
+/// in it, possibly twice, and any padding is 0x01 (neither NUL, `+`, `#` nor
+/// non-ASCII). Two overlapping 4-byte loads, or three single bytes, instead
+/// of a variable-length copy.
+#[inline(always)]
+pub(crate) fn short_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let hi = u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]);
+        return u64::from(lo) | (u64::from(hi) << 32);
+    }
+    if n == 0 {
+        return LO;
+    }
+    u64::from_le_bytes([b[0], b[n / 2], b[n - 1], 1, 1, 1, 1, 1])
+}
+
 /// Word-at-a-time scan of a topic name: `Some(is_ascii)` if it has no
 /// U+0000, `+` or `#`, `None` otherwise (the caller then finds which).
-#[inline]
+///
+/// Names of 16 bytes or more go through [`name_flags_16`]; shorter ones
+/// are read as two overlapping 8-byte words, or one [`short_word`].
+#[inline(always)]
 pub(crate) fn check_name_fast(b: &[u8]) -> Option<bool> {
-    let mut chunks = b.chunks_exact(8);
-    let mut high = 0u64;
-    for c in &mut chunks {
-        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        if special_mask(x) != 0 {
-            return None;
-        }
-        high |= x;
+    let n = b.len();
+    if n >= 16 {
+        let f = name_flags_16(b);
+        return if f & 1 != 0 { None } else { Some(f == 0) };
     }
-    for &c in chunks.remainder() {
-        if matches!(c, 0 | b'+' | b'#') {
-            return None;
-        }
-        high |= u64::from(c);
+    let (special, high) = if n >= 8 {
+        let (x, y) = (load(b, 0), load(b, n - 8));
+        (special_any(x) | special_any(y), x | y)
+    } else {
+        let x = short_word(b);
+        (special_any(x), x)
+    };
+    if special & HI != 0 {
+        return None;
     }
     Some(high & HI == 0)
 }
@@ -398,6 +472,54 @@ mod tests {
             assert_eq!(check_name_fast(s.as_bytes()).is_some(), slow, "{s:?}");
             if let Some(ascii) = check_name_fast(s.as_bytes()) {
                 assert_eq!(ascii, s.is_ascii(), "{s:?}");
+            }
+        }
+    }
+
+    /// Every length up to 3 words, every position, the special bytes and
+    /// their bitwise near misses (`*`, `,`, `"`, `$`, `!`, `)`, 0x01, 0x08),
+    /// and non-ASCII bytes.
+    #[test]
+    fn word_scan_agrees_with_byte_scan_at_every_position() {
+        let probes = [
+            0u8, b'+', b'#', b'*', b',', b'"', b'$', b'!', b')', 1, 8, 0x7f, 0x80, 0xab, 0xff,
+        ];
+        for n in 1..=24 {
+            for pos in 0..n {
+                for &p in &probes {
+                    let mut b = alloc::vec![b'a'; n];
+                    b[pos] = p;
+                    let special = b.iter().any(|c| matches!(c, 0 | b'+' | b'#'));
+                    let got = check_name_fast(&b);
+                    assert_eq!(got.is_none(), special, "{b:?}");
+                    if let Some(ascii) = got {
+                        assert_eq!(ascii, b.is_ascii(), "{b:?}");
+                    }
+                }
+            }
+        }
+        assert_eq!(check_name_fast(b""), Some(true));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn word_scan_agrees_with_byte_scan_on_any_bytes(
+            b in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::Just(0u8),
+                    proptest::prelude::Just(b'+'),
+                    proptest::prelude::Just(b'#'),
+                    proptest::prelude::any::<u8>(),
+                    b'a'..=b'z',
+                ],
+                0..70,
+            )
+        ) {
+            let special = b.iter().any(|c| matches!(c, 0 | b'+' | b'#'));
+            let got = check_name_fast(&b);
+            proptest::prop_assert_eq!(got.is_none(), special);
+            if let Some(ascii) = got {
+                proptest::prop_assert_eq!(ascii, b.is_ascii());
             }
         }
     }

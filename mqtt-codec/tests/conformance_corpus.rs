@@ -90,16 +90,42 @@ fn version_of(ver: u64) -> ProtocolVersion {
     }
 }
 
-/// Decodes all whole packets of `bytes`; `Err` on the first error.
+/// Decodes all whole packets of `bytes`; `Err` on the first error. Every
+/// input also goes through `StreamDecoder::decode_lazy` (on a copy of the
+/// decoder), which must give the same packets, error and leftover.
 fn decode_all(
     dec: &mut StreamDecoder,
     bytes: &[u8],
+) -> (Vec<(Packet, Bytes)>, Option<DecodeError>, usize) {
+    let mut lazy_dec = dec.clone();
+    let lazy = decode_all_with(&mut lazy_dec, bytes, true);
+    let strict = decode_all_with(dec, bytes, false);
+    assert_eq!(
+        lazy,
+        strict,
+        "decode_lazy differs on {}",
+        hex::encode(bytes)
+    );
+    assert_eq!(lazy_dec.version(), dec.version());
+    strict
+}
+
+fn decode_all_with(
+    dec: &mut StreamDecoder,
+    bytes: &[u8],
+    lazy: bool,
 ) -> (Vec<(Packet, Bytes)>, Option<DecodeError>, usize) {
     let mut buf = BytesMut::from(bytes);
     let mut out = Vec::new();
     loop {
         let before = buf.clone().freeze();
-        match dec.decode(&mut buf) {
+        let got = if lazy {
+            dec.decode_lazy(&mut buf)
+                .map(|p| p.map(mqtt_codec::LazyPacket::into_packet))
+        } else {
+            dec.decode(&mut buf)
+        };
+        match got {
             Ok(Some(p)) => {
                 let used = before.len() - buf.len();
                 out.push((p, before.slice(..used)));

@@ -20,7 +20,8 @@ pub use auth::Auth;
 pub use connack::ConnAck;
 pub use connect::{Connect, LastWill};
 pub use disconnect::Disconnect;
-pub use publish::Publish;
+pub(crate) use publish::decode as decode_publish;
+pub use publish::{Publish, PublishFrame};
 pub use suback::SubAck;
 pub use subscribe::{RetainHandling, Subscribe, Subscription, SubscriptionOptions};
 pub use unsuback::UnsubAck;
@@ -230,6 +231,40 @@ impl Packet {
             Self::Disconnect(d) => d.encode(version, buf),
             Self::Auth(a) => a.encode(version, buf),
         }
+    }
+}
+
+/// What [`StreamDecoder::decode_lazy`](crate::StreamDecoder::decode_lazy)
+/// returns: a PUBLISH kept as its validated frame, or any other packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LazyPacket {
+    /// PUBLISH, validated, read from its frame on demand.
+    Publish(PublishFrame),
+    /// Any other packet, decoded as [`Packet::decode`] does (never
+    /// [`Packet::Publish`]).
+    Other(Packet),
+}
+
+impl LazyPacket {
+    /// The owned [`Packet`] (zero-copy; builds a PUBLISH's property table).
+    #[must_use]
+    pub fn into_packet(self) -> Packet {
+        match self {
+            Self::Publish(p) => Packet::Publish(p.into_publish()),
+            Self::Other(p) => p,
+        }
+    }
+}
+
+impl From<LazyPacket> for Packet {
+    fn from(p: LazyPacket) -> Self {
+        p.into_packet()
+    }
+}
+
+impl From<PublishFrame> for Packet {
+    fn from(p: PublishFrame) -> Self {
+        Self::Publish(p.into_publish())
     }
 }
 

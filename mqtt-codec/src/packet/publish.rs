@@ -115,16 +115,23 @@ impl Publish {
     }
 }
 
-/// Decodes a PUBLISH from its whole frame; `pos` is the end of the fixed header.
-///
-/// Takes the frame by value so the topic is split off and the payload is the
-/// rest of the frame: one reference-count increment for the whole packet.
-pub(crate) fn decode(
-    mut frame: Bytes,
-    pos: usize,
-    flags: u8,
-    version: ProtocolVersion,
-) -> Result<Publish, DecodeError> {
+/// The part of a PUBLISH before its properties: flags, validated topic,
+/// packet identifier.
+struct Head {
+    qos: QoS,
+    dup: bool,
+    /// Frame offset of the topic's two-byte length.
+    at: usize,
+    topic_len: usize,
+    packet_id: u16,
+    /// Frame offset after the packet identifier (Property Length in 5.0).
+    next: usize,
+}
+
+/// Reads and checks flags, topic and packet identifier; `pos` is the end of
+/// the fixed header. Touches only the bytes (no reference counting).
+#[inline(always)]
+fn decode_head(frame: &[u8], pos: usize, flags: u8) -> Result<Head, DecodeError> {
     let Some(qos) = QoS::from_u8((flags >> 1) & 3) else {
         return Err(DecodeError::InvalidQos { offset: 0 });
     };
@@ -171,6 +178,41 @@ pub(crate) fn decode(
             id => id,
         }
     };
+    Ok(Head {
+        qos,
+        dup,
+        at,
+        topic_len,
+        packet_id,
+        next,
+    })
+}
+
+/// MQTT-4.7.3-1, and §3.3.2.3.4: an empty topic needs a Topic Alias.
+#[inline(always)]
+fn check_topic_present(head: &Head, has_alias: bool) -> Result<(), DecodeError> {
+    if head.topic_len == 0 && !has_alias {
+        return Err(DecodeError::InvalidTopicName {
+            offset: head.at,
+            error: TopicError::Empty,
+        });
+    }
+    Ok(())
+}
+
+/// Decodes a PUBLISH from its whole frame; `pos` is the end of the fixed header.
+///
+/// Takes the frame by value so the topic is split off and the payload is the
+/// rest of the frame: one reference-count increment for the whole packet.
+#[inline]
+pub(crate) fn decode(
+    mut frame: Bytes,
+    pos: usize,
+    flags: u8,
+    version: ProtocolVersion,
+) -> Result<Publish, DecodeError> {
+    let head = decode_head(&frame, pos, flags)?;
+    let mut next = head.next;
     let properties = if version.is_v5() {
         let mut r = Reader::new(&frame, next);
         let p = Properties::decode(&mut r, PropertyContext::Packet(PacketType::Publish))?;
@@ -179,23 +221,228 @@ pub(crate) fn decode(
     } else {
         Props::default()
     };
-    // MQTT-4.7.3-1, and §3.3.2.3.4: an empty topic needs a Topic Alias.
-    if topic_len == 0 && properties.topic_alias.is_none() {
-        return Err(DecodeError::InvalidTopicName {
-            offset: at,
-            error: TopicError::Empty,
-        });
-    }
+    check_topic_present(&head, properties.topic_alias.is_some())?;
+    let topic_end = pos + 2 + head.topic_len;
     frame.advance(pos + 2);
-    let topic = Utf8String::from_validated(frame.split_to(topic_len));
+    let topic = Utf8String::from_validated(frame.split_to(head.topic_len));
     frame.advance(next - topic_end);
     Ok(Publish {
-        dup,
-        qos,
+        dup: head.dup,
+        qos: head.qos,
         retain: flags & 1 != 0,
         topic,
-        packet_id,
+        packet_id: head.packet_id,
         properties,
         payload: frame,
     })
+}
+
+/// A PUBLISH validated in place and kept as its frame: one [`Bytes`] handle
+/// for the whole packet, with topic, properties and payload read from it on
+/// demand.
+///
+/// [`StreamDecoder::decode_lazy`](crate::StreamDecoder::decode_lazy) hands
+/// these out. Decoding checks everything [`Packet::decode`](crate::Packet::decode)
+/// checks (flags, QoS, packet identifier, topic UTF-8, U+0000 and
+/// wildcards, every MQTT 5.0 property: allowed, not duplicated, valid
+/// value), but builds nothing: no allocation, and one reference count for
+/// the packet instead of one per topic, payload and string property. The
+/// property table is built only when [`PublishFrame::properties`] asks for
+/// it; [`PublishFrame::into_publish`] gives the owned [`Publish`].
+///
+/// ```
+/// use bytes::BytesMut;
+/// use mqtt_codec::{LazyPacket, ProtocolVersion, QoS, StreamDecoder};
+///
+/// // QoS 1 PUBLISH to "a/b", packet identifier 7, MQTT 5.0 Topic Alias 3, payload "hi".
+/// let mut buf = BytesMut::from(&b"\x32\x0d\x00\x03a/b\x00\x07\x03\x23\x00\x03hi"[..]);
+/// let mut dec = StreamDecoder::new(ProtocolVersion::V5, 1024);
+/// let Some(LazyPacket::Publish(p)) = dec.decode_lazy(&mut buf)? else { unreachable!() };
+/// assert_eq!((p.topic(), p.qos(), p.packet_id()), ("a/b", QoS::AtLeastOnce, 7));
+/// assert_eq!((p.topic_alias(), p.payload()), (Some(3), &b"hi"[..]));
+/// let owned = p.into_publish();
+/// assert_eq!(owned.properties.topic_alias, Some(3));
+/// # Ok::<(), mqtt_codec::DecodeError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublishFrame {
+    frame: Bytes,
+    byte1_flags: u8,
+    qos: QoS,
+    packet_id: u16,
+    topic_alias: Option<u16>,
+    /// Offset of the topic's first byte.
+    topic_start: usize,
+    topic_end: usize,
+    /// Offset of the Property Length, when there are properties.
+    props_at: Option<usize>,
+    payload_start: usize,
+}
+
+impl PublishFrame {
+    /// Validates a PUBLISH frame; `pos` is the end of the fixed header.
+    #[inline(always)]
+    pub(crate) fn decode(
+        frame: Bytes,
+        pos: usize,
+        flags: u8,
+        version: ProtocolVersion,
+    ) -> Result<Self, DecodeError> {
+        let head = decode_head(&frame, pos, flags)?;
+        let (props_at, topic_alias, payload_start) = if version.is_v5() {
+            let mut r = Reader::new(&frame, head.next);
+            let (any, alias) = Properties::validate_publish(&mut r)?;
+            (any.then_some(head.next), alias, r.pos())
+        } else {
+            (None, None, head.next)
+        };
+        check_topic_present(&head, topic_alias.is_some())?;
+        Ok(Self {
+            frame,
+            byte1_flags: flags,
+            qos: head.qos,
+            packet_id: head.packet_id,
+            topic_alias,
+            topic_start: pos + 2,
+            topic_end: pos + 2 + head.topic_len,
+            props_at,
+            payload_start,
+        })
+    }
+
+    /// DUP: this may be a redelivery.
+    #[must_use]
+    #[inline]
+    pub fn dup(&self) -> bool {
+        self.byte1_flags & 0b1000 != 0
+    }
+
+    /// QoS level.
+    #[must_use]
+    #[inline]
+    pub fn qos(&self) -> QoS {
+        self.qos
+    }
+
+    /// RETAIN.
+    #[must_use]
+    #[inline]
+    pub fn retain(&self) -> bool {
+        self.byte1_flags & 1 != 0
+    }
+
+    /// Packet identifier (0 for QoS 0).
+    #[must_use]
+    #[inline]
+    pub fn packet_id(&self) -> u16 {
+        self.packet_id
+    }
+
+    /// The Topic Name's bytes (validated UTF-8; empty only with a Topic Alias).
+    #[must_use]
+    #[inline]
+    pub fn topic_bytes(&self) -> &[u8] {
+        &self.frame[self.topic_start..self.topic_end]
+    }
+
+    /// The Topic Name. Like [`Utf8String::as_str`] this re-runs
+    /// `core::str::from_utf8` (the crate has no `unsafe`); [`Self::topic_bytes`] is free.
+    #[must_use]
+    pub fn topic(&self) -> &str {
+        // Validated when decoded, so this never takes the error branch.
+        core::str::from_utf8(self.topic_bytes()).unwrap_or_default()
+    }
+
+    /// The Topic Name as a zero-copy [`Utf8String`] (one reference count).
+    #[must_use]
+    pub fn topic_string(&self) -> Utf8String {
+        Utf8String::from_validated(self.frame.slice(self.topic_start..self.topic_end))
+    }
+
+    /// The Topic Alias property (MQTT 5.0), if present.
+    #[must_use]
+    #[inline]
+    pub fn topic_alias(&self) -> Option<u16> {
+        self.topic_alias
+    }
+
+    /// Whether the packet carries any MQTT 5.0 property.
+    #[must_use]
+    #[inline]
+    pub fn has_properties(&self) -> bool {
+        self.props_at.is_some()
+    }
+
+    /// The properties, built from the frame on each call: allocates the
+    /// table when there is any property; strings in it are zero-copy slices.
+    #[must_use]
+    pub fn properties(&self) -> Props {
+        let Some(at) = self.props_at else {
+            return Props::default();
+        };
+        let mut r = Reader::new(&self.frame, at);
+        // Validated with the same rules when decoded: the error branch is
+        // never taken.
+        Properties::decode(&mut r, PropertyContext::Packet(PacketType::Publish)).unwrap_or_default()
+    }
+
+    /// The application payload.
+    #[must_use]
+    #[inline]
+    pub fn payload(&self) -> &[u8] {
+        &self.frame[self.payload_start..]
+    }
+
+    /// The application payload as a zero-copy [`Bytes`] (one reference count).
+    #[must_use]
+    pub fn payload_bytes(&self) -> Bytes {
+        self.frame.slice(self.payload_start..)
+    }
+
+    /// The whole packet as received, fixed header included: it can be
+    /// forwarded unchanged to a peer of the same protocol version.
+    #[must_use]
+    #[inline]
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.frame
+    }
+
+    /// The owned [`Publish`], zero-copy: topic and payload become slices of
+    /// the frame, the properties are built as [`Self::properties`] does.
+    #[must_use]
+    pub fn into_publish(self) -> Publish {
+        let properties = self.properties();
+        let topic = self.topic_string();
+        let mut payload = self.frame;
+        payload.advance(self.payload_start);
+        Publish {
+            dup: self.byte1_flags & 0b1000 != 0,
+            qos: self.qos,
+            retain: self.byte1_flags & 1 != 0,
+            topic,
+            packet_id: self.packet_id,
+            properties,
+            payload,
+        }
+    }
+}
+
+impl From<PublishFrame> for Publish {
+    fn from(p: PublishFrame) -> Self {
+        p.into_publish()
+    }
+}
+
+impl core::fmt::Debug for PublishFrame {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PublishFrame")
+            .field("dup", &self.dup())
+            .field("qos", &self.qos)
+            .field("retain", &self.retain())
+            .field("topic", &self.topic())
+            .field("packet_id", &self.packet_id)
+            .field("properties", &self.properties())
+            .field("payload", &self.payload_bytes())
+            .finish()
+    }
 }

@@ -111,6 +111,117 @@ fn connect_flag_rules() {
     ));
 }
 
+/// The PUBLISH error cases through `decode_lazy`: same errors as `decode`.
+#[test]
+fn lazy_publish_errors_match_decode() {
+    let cases: &[(ProtocolVersion, &str)] = &[
+        (V3_1_1, "36 0e 0005 746f706963 7061796c6f6164"),
+        (V3_1_1, "38 0e 0005 746f706963 7061796c6f6164"),
+        (V3_1_1, "32 10 0005 746f706963 0000 7061796c6f6164"),
+        (V3_1_1, "30 0e 0005 2b6f706963 7061796c6f6164"),
+        (V3_1_1, "30 0e 0005 746f702363 7061796c6f6164"),
+        (V3_1_1, "30 0e 0005 746f700063 7061796c6f6164"),
+        (V3_1_1, "30 09 0000 7061796c6f6164"),
+        (V3_1_1, "30 04 0005 7468"),
+        (V3_1_1, "32 06 0003 612f62 00"),
+        (V5, "30 0f 0005 746feda080 00 7061796c6f6164"),
+        (V5, "30 0f 0005 746fc3a963 00 7061796c6f6164"),
+        (V5, "30 06 0000 03 230001"),
+        (V5, "30 06 0000 03 230000"),
+        (V5, "30 06 0000 03 240001"),
+        (V5, "30 06 0000 03 7f0001"),
+        (V5, "30 08 0001 61 05 0101 0101"),
+        (V5, "30 06 0001 61 03 0102"),
+        (V5, "30 08 0001 61 05 230001 2300"),
+        (V5, "30 09 0001 61 06 230001 230002"),
+        (V5, "30 07 0001 61 04 0b00 0b01"),
+        (V5, "30 09 0001 61 06 0b01 0b02 0b03"),
+        (V5, "30 09 0001 61 06 08 0003 612f23"),
+        (V5, "30 06 0001 61 03 08 0000"),
+        (V5, "30 09 0001 61 06 03 0003 61 00 62"),
+        (V5, "30 0b 0001 61 08 26 0001 61 0002 c328"),
+        (V5, "30 0b 0001 61 08 26 0001 61 0002 6162 ff"),
+        (V5, "30 06 0001 61 09 0101"),
+        (V5, "30 07 0001 61 80 01 0101"),
+        (V5, "30 08 0001 61 05 0900 02 6162"),
+        (V5, "30 0a 0001 61 07 0200 0000 3c 01 01"),
+        (V5, "30 07 0001 61 04 0b 80 80 80 80"),
+    ];
+    for &(v, hex) in cases {
+        let bytes = hex::decode(hex.replace(' ', "")).expect("hex");
+        let mut a = bytes::BytesMut::from(&bytes[..]);
+        let mut b = a.clone();
+        let lazy = crate::StreamDecoder::new(v, 1 << 16).decode_lazy(&mut a);
+        let strict = crate::StreamDecoder::new(v, 1 << 16).decode(&mut b);
+        assert_eq!(
+            lazy.map(|p| p.map(LazyPacket::into_packet)),
+            strict,
+            "{hex}"
+        );
+        assert_eq!(a, b, "{hex}");
+        crate::fuzzing::mqtt_packet(
+            &[[0u8, 1][usize::from(v == V5)]]
+                .iter()
+                .chain(&bytes)
+                .copied()
+                .collect::<Vec<_>>(),
+        );
+    }
+}
+
+#[test]
+fn publish_frame_reads_fields_from_the_frame() {
+    let mut p = Publish::new(Utf8String::from_static("a/b/ü"), Bytes::from_static(b"xyz"))
+        .with_qos(QoS::ExactlyOnce, 513)
+        .with_retain(true);
+    p.dup = true;
+    p.properties.topic_alias = Some(9);
+    p.properties.content_type = Some(Utf8String::from_static("text/plain"));
+    p.properties.user_properties =
+        vec![(Utf8String::from_static("k"), Utf8String::from_static("v"))];
+    let mut wire = bytes::BytesMut::new();
+    Packet::Publish(p.clone()).encode(V5, &mut wire).unwrap();
+    let frame = wire.clone().freeze();
+    let mut dec = crate::StreamDecoder::new(V5, 1024);
+    let Some(LazyPacket::Publish(f)) = dec.decode_lazy(&mut wire).unwrap() else {
+        panic!("not a lazy PUBLISH")
+    };
+    assert!(wire.is_empty());
+    assert_eq!(
+        (f.dup(), f.qos(), f.retain(), f.packet_id()),
+        (true, QoS::ExactlyOnce, true, 513)
+    );
+    assert_eq!((f.topic(), f.topic_bytes()), ("a/b/ü", "a/b/ü".as_bytes()));
+    assert_eq!(
+        (f.payload(), f.payload_bytes()),
+        (&b"xyz"[..], Bytes::from_static(b"xyz"))
+    );
+    assert_eq!(f.topic_alias(), Some(9));
+    assert!(f.has_properties());
+    assert_eq!(f.properties(), p.properties);
+    assert_eq!(f.as_bytes(), &frame);
+    assert_eq!(Packet::from(f.clone()), Packet::Publish(p.clone()));
+    assert!(alloc::format!("{f:?}").contains("a/b/ü"));
+    assert_eq!(f.into_publish(), p);
+
+    // 3.1.1, QoS 0, no properties; other packets come back as `Other`.
+    let mut wire = bytes::BytesMut::from(&b"\x30\x05\x00\x01ahi\xc0\x00"[..]);
+    let mut dec = crate::StreamDecoder::new(V3_1_1, 1024);
+    let Some(LazyPacket::Publish(f)) = dec.decode_lazy(&mut wire).unwrap() else {
+        panic!("not a lazy PUBLISH")
+    };
+    assert_eq!(
+        (f.topic(), f.payload(), f.packet_id(), f.qos()),
+        ("a", &b"hi"[..], 0, QoS::AtMostOnce)
+    );
+    assert!(!f.has_properties() && f.properties().is_empty() && f.topic_alias().is_none());
+    assert_eq!(
+        dec.decode_lazy(&mut wire).unwrap(),
+        Some(LazyPacket::Other(Packet::PingReq))
+    );
+    assert_eq!(dec.decode_lazy(&mut wire).unwrap(), None);
+}
+
 #[test]
 fn publish_rules() {
     assert_eq!(
@@ -628,6 +739,29 @@ proptest! {
         d.extend_from_slice(&data);
         crate::fuzzing::mqtt_packet(&d);
         crate::fuzzing::mqtt_stream_chunks(&d);
+    }
+
+    /// Lazy and owned PUBLISH decoding agree on valid and mutated PUBLISH
+    /// packets of both versions (`fuzzing::mqtt_packet` compares them).
+    #[test]
+    fn mutated_publish_decodes_the_same_lazily(
+        p in packet(true).prop_filter("PUBLISH", |p| matches!(p, Packet::Publish(_))),
+        v5 in any::<bool>(),
+        pos in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+        mutate in any::<bool>(),
+    ) {
+        let v = if v5 { V5 } else { V3_1_1 };
+        let mut out = vec![u8::from(v5)];
+        if p.encode(v, &mut out).is_err() {
+            // A topic-alias-only PUBLISH has no 3.1.1 form.
+            return Ok(());
+        }
+        if mutate {
+            let i = pos.index(out.len() - 1) + 1;
+            out[i] = byte;
+        }
+        crate::fuzzing::mqtt_packet(&out);
     }
 
     #[test]

@@ -19,6 +19,7 @@ fn set<T>(slot: &mut Option<T>, value: T, id: u8) -> Result<(), DecodeError> {
     Ok(())
 }
 
+#[inline]
 fn flag(r: &mut Reader<'_>, id: u8) -> Result<bool, DecodeError> {
     match r.u8()? {
         0 => Ok(false),
@@ -27,6 +28,7 @@ fn flag(r: &mut Reader<'_>, id: u8) -> Result<bool, DecodeError> {
     }
 }
 
+#[inline]
 fn nonzero_u16(r: &mut Reader<'_>, id: u8) -> Result<u16, DecodeError> {
     match r.u16()? {
         0 => Err(DecodeError::InvalidPropertyValue { id }),
@@ -68,6 +70,90 @@ impl Properties {
             p.decode_one(&mut r, id, ctx)?;
         }
         Ok(Props(Some(p)))
+    }
+
+    /// Checks a PUBLISH's Property Length and properties with the rules and
+    /// errors of [`Properties::decode`], without building the table: no
+    /// allocation and no reference counting. Returns whether there is any
+    /// property, and the Topic Alias.
+    pub(crate) fn validate_publish(r: &mut Reader<'_>) -> Result<(bool, Option<u16>), DecodeError> {
+        use id::*;
+        const CTX: PropertyContext = PropertyContext::Packet(PacketType::Publish);
+        let at = r.pos();
+        let len = r.varint()? as usize;
+        if len == 0 {
+            return Ok((false, None));
+        }
+        if len > r.remaining() {
+            return Err(DecodeError::PropertyLength { offset: at });
+        }
+        let mut r = r.sub(len)?;
+        let mut seen = 0u64;
+        let mut alias = None;
+        while !r.is_empty() {
+            let at = r.pos();
+            let raw = r.varint()?;
+            let Some(mask) = u8::try_from(raw).ok().and_then(allowed) else {
+                return Err(DecodeError::UnknownProperty {
+                    id: raw,
+                    offset: at,
+                });
+            };
+            let id = raw as u8;
+            if mask & CTX.bit() == 0 {
+                return Err(DecodeError::PropertyNotAllowed {
+                    id,
+                    packet_type: PacketType::Publish,
+                });
+            }
+            match id {
+                PAYLOAD_FORMAT_INDICATOR => {
+                    flag(&mut r, id)?;
+                }
+                MESSAGE_EXPIRY_INTERVAL => {
+                    r.u32()?;
+                }
+                CONTENT_TYPE => {
+                    r.skip_string()?;
+                }
+                RESPONSE_TOPIC => {
+                    let t = r.skip_string()?;
+                    if t.is_empty() || check_name_bytes(t).is_err() {
+                        return Err(DecodeError::InvalidPropertyValue { id });
+                    }
+                }
+                CORRELATION_DATA => {
+                    r.skip_binary()?;
+                }
+                // Repeatable in PUBLISH.
+                SUBSCRIPTION_IDENTIFIER => {
+                    if r.varint()? == 0 {
+                        return Err(DecodeError::InvalidPropertyValue { id });
+                    }
+                    continue;
+                }
+                TOPIC_ALIAS => alias = Some(nonzero_u16(&mut r, id)?),
+                USER_PROPERTY => {
+                    r.skip_string()?;
+                    r.skip_string()?;
+                    continue;
+                }
+                // The table above lets no other identifier into PUBLISH.
+                _ => {
+                    return Err(DecodeError::PropertyNotAllowed {
+                        id,
+                        packet_type: PacketType::Publish,
+                    })
+                }
+            }
+            // Every identifier is below 0x40.
+            let bit = 1u64 << (id & 0x3f);
+            if seen & bit != 0 {
+                return Err(DecodeError::DuplicateProperty { id });
+            }
+            seen |= bit;
+        }
+        Ok((true, alias))
     }
 
     fn decode_one(
