@@ -335,7 +335,7 @@ impl Broker {
             let bytes = if let Some(b) = cached {
                 b
             } else {
-                let mut buf = BytesMut::new();
+                let mut buf = BytesMut::with_capacity(16 + out.topic.len() + out.payload.len());
                 if Packet::Publish(out).encode(version, &mut buf).is_err() {
                     return;
                 }
@@ -353,7 +353,9 @@ impl Broker {
             self.stats.messages_sent += 1;
             return self.push_raw(conn, bytes);
         }
-        if max < usize::MAX && encoded_len(&out, client.version) > max {
+        // No packet reaches u32::MAX bytes: the size is only computed for a
+        // client that announced a Maximum Packet Size.
+        if client.max_packet < u32::MAX && encoded_len(&out, client.version) > max {
             // MQTT 5.0 §3.1.2.11.4: too large for this client, dropped for it.
             self.stats.dropped += 1;
             return;
