@@ -38,8 +38,10 @@ impl Broker {
             return;
         };
         let v5 = c.version.is_v5();
-        // Topic aliases from the client (MQTT 5.0 §3.3.2.3.4).
-        if let Some(alias) = p.properties.topic_alias.take() {
+        // Topic aliases from the client (MQTT 5.0 §3.3.2.3.4). Read before
+        // clearing: a mutable access allocates the property table.
+        if let Some(alias) = p.properties.topic_alias {
+            p.properties.topic_alias = None;
             if alias == 0 || alias > self.config.topic_alias_maximum {
                 return self.protocol_error(now, conn, ReasonCode::TOPIC_ALIAS_INVALID);
             }
@@ -312,7 +314,14 @@ impl Broker {
         out.retain = p.retain && d.retain_as_published;
         out.dup = false;
         out.packet_id = 0;
-        out.properties.topic_alias = None;
+        // Only when set: a mutable access allocates the property table, and
+        // every copy of the message would then copy it.
+        if out.properties.topic_alias.is_some() {
+            out.properties.topic_alias = None;
+        }
+        if out.properties.is_empty() {
+            out.properties = mqtt_codec::Props::default();
+        }
         if !d.ids.is_empty() {
             out.properties.subscription_identifiers.clone_from(&d.ids);
         }

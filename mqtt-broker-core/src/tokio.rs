@@ -108,24 +108,31 @@ impl Outbox {
         }
     }
 
-    /// Moves what is queued (at most about [`WRITE_BATCH`] bytes) to
-    /// `batch`; when nothing is left, `waker` is woken by the next push.
-    /// Returns whether the outbox is closed, and whether it is then empty.
+    /// Moves what is queued (at most about [`WRITE_BATCH`] bytes) to the
+    /// empty `batch`; when nothing was queued, `waker` is woken by the next
+    /// push and neither queue keeps its capacity (an idle connection holds
+    /// none). Returns whether the outbox is closed, and whether it is then
+    /// empty.
     fn take(&self, batch: &mut VecDeque<Bytes>, waker: &Waker) -> (bool, bool) {
         let mut q = self.lock();
-        let mut size = 0;
-        while size < WRITE_BATCH && batch.len() < MAX_SLICES {
-            let Some(b) = q.items.pop_front() else { break };
-            size += b.len();
-            batch.push_back(b);
-        }
-        q.bytes -= u32::try_from(size).unwrap_or(q.bytes);
         if q.items.is_empty() {
-            // An idle connection keeps no queue.
             q.items = VecDeque::new();
-            if !q.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
-                q.waker = Some(waker.clone());
+            *batch = VecDeque::new();
+        } else if q.items.len() <= MAX_SLICES && q.bytes as usize <= WRITE_BATCH {
+            // Busy: the two queues trade places, so neither grows again.
+            std::mem::swap(&mut q.items, batch);
+            q.bytes = 0;
+        } else {
+            let mut size = 0;
+            while size < WRITE_BATCH && batch.len() < MAX_SLICES {
+                let Some(b) = q.items.pop_front() else { break };
+                size += b.len();
+                batch.push_back(b);
             }
+            q.bytes -= u32::try_from(size).unwrap_or(q.bytes);
+        }
+        if q.items.is_empty() && !q.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            q.waker = Some(waker.clone());
         }
         (q.closed, q.closed && q.items.is_empty())
     }
@@ -171,26 +178,7 @@ pub async fn serve(
     let mut armed = None;
     tokio::pin!(shutdown);
     loop {
-        while let Some(t) = broker.poll_transmit() {
-            let Some(link) = links.get(&t.conn) else {
-                continue;
-            };
-            if !link.out.push(t.payload, max_queue) {
-                // A slow consumer: drop the connection rather than buffer
-                // without bound; the broker handles it as a lost connection
-                // (will, session kept for redelivery).
-                tracing::warn!(
-                    conn = t.conn.0,
-                    max_queue,
-                    "write queue full, closing slow consumer"
-                );
-                // Dropped at once, without flushing what it did not read.
-                if let Some(link) = links.remove(&t.conn) {
-                    link.task.abort();
-                }
-                broker.connection_lost(now(), t.conn);
-            }
-        }
+        hand_out(&mut broker, &mut links, max_queue);
         while let Some(ev) = broker.poll_event() {
             match ev {
                 Event::Connected {
@@ -293,6 +281,30 @@ pub async fn serve(
     })
     .await;
     Ok(())
+}
+
+/// Queues the broker's transmits on their connections. A connection whose
+/// queue is full (a slow consumer) is dropped rather than buffered without
+/// bound; the broker handles it as a lost connection (will, session kept
+/// for redelivery).
+fn hand_out(broker: &mut Broker, links: &mut HashMap<ConnId, Link, ConnIdHash>, max_queue: usize) {
+    while let Some(t) = broker.poll_transmit() {
+        let Some(link) = links.get(&t.conn) else {
+            continue;
+        };
+        if !link.out.push(t.payload, max_queue) {
+            tracing::warn!(
+                conn = t.conn.0,
+                max_queue,
+                "write queue full, closing slow consumer"
+            );
+            // Dropped at once, without flushing what it did not read.
+            if let Some(link) = links.remove(&t.conn) {
+                link.task.abort();
+            }
+            broker.connection_lost(now(), t.conn);
+        }
+    }
 }
 
 /// A deadline for a timer that is not armed.
@@ -475,8 +487,6 @@ impl ConnTask {
                     self.reading = false;
                 }
                 if pending.is_empty() {
-                    // Nothing to write: hold no queue while waiting.
-                    *pending = VecDeque::new();
                     return Ok(done);
                 }
             }
