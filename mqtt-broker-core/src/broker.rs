@@ -107,7 +107,8 @@ pub(crate) struct Client {
     /// Session Expiry Interval in seconds; `u32::MAX` never expires.
     pub(crate) expiry: u32,
     pub(crate) expires_at: Option<Instant>,
-    pub(crate) will_at: Option<(Instant, Box<LastWill>)>,
+    /// Boxed with its time: only sessions waiting for a Will Delay have one.
+    pub(crate) will_at: Option<Box<(Instant, LastWill)>>,
     /// The client's Maximum Packet Size.
     pub(crate) max_packet: u32,
     /// When queued messages with a Message Expiry Interval expire, by packet id.
@@ -439,9 +440,9 @@ impl Broker {
         let Some(client) = self.clients.get_mut(id) else {
             return;
         };
-        if client.will_at.as_ref().is_some_and(|(t, _)| *t <= now) {
-            if let Some((_, will)) = client.will_at.take() {
-                self.publish_will(now, id, *will);
+        if client.will_at.as_ref().is_some_and(|w| w.0 <= now) {
+            if let Some(w) = client.will_at.take() {
+                self.publish_will(now, id, w.1);
             }
         }
         let Some(client) = self.clients.get(id) else {
@@ -554,7 +555,7 @@ impl Broker {
             } else {
                 let at = now + Duration::from_secs(u64::from(delay));
                 if let Some(client) = self.clients.get_mut(&id) {
-                    client.will_at = Some((at, w));
+                    client.will_at = Some(Box::new((at, *w)));
                 }
                 self.arm_client(at, &id);
             }
@@ -590,8 +591,8 @@ impl Broker {
         for filter in client.subs.keys() {
             self.remove_subscription(filter, id);
         }
-        if let Some((_, will)) = client.will_at {
-            self.publish_will(now, id, *will);
+        if let Some(w) = client.will_at {
+            self.publish_will(now, id, w.1);
         }
     }
 }
