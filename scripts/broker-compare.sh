@@ -112,6 +112,13 @@ stop_broker() {
 }
 trap 'stop_broker' EXIT
 
+# The mqtt-load subcommand among its arguments.
+case_name() {
+    for a in "$@"; do
+        case $a in fan-in | fan-out | latency | conn-rate | idle) echo "$a"; return ;; esac
+    done
+}
+
 run_case() { # broker run args...
     local broker=$1 run=$2
     shift 2
@@ -120,7 +127,7 @@ run_case() { # broker run args...
         echo "broker=$broker run=$run ${line#RESULT }" >>"$OUT/results.txt"
         echo "  $broker: ${line#RESULT }"
     else
-        echo "broker=$broker run=$run case=$3 failed=1" >>"$OUT/results.txt"
+        echo "broker=$broker run=$run case=$(case_name "$@") status=failed" >>"$OUT/results.txt"
         echo "  $broker: $* failed (see $OUT/load.err)"
     fi
 }
@@ -151,8 +158,12 @@ for run in $(seq "$RUNS"); do
     done
 done
 
-versions="m2m-broker $("$BIN_DIR/m2m-broker" --version 2>/dev/null | awk '{print $2}'), $("$MOSQUITTO" -h 2>/dev/null | head -1)"
-if [ -x "$RUMQTTD" ]; then versions="$versions, rumqttd $("$RUMQTTD" --version 2>/dev/null | awk '{print $2}')"; fi
+# (mosquitto -h exits non-zero.)
+versions="m2m-broker $( ("$BIN_DIR/m2m-broker" --version || true) 2>/dev/null | awk '{print $2}')"
+versions="$versions, $( ("$MOSQUITTO" -h || true) 2>/dev/null | head -1)"
+if [ -x "$RUMQTTD" ]; then
+    versions="$versions, rumqttd $( ("$RUMQTTD" --version || true) 2>/dev/null | awk '{print $2}')"
+fi
 echo
 echo "Versions: $versions. Results: $OUT/results.txt"
 python3 "$ROOT/scripts/broker-table.py" "$OUT/results.txt"

@@ -36,7 +36,7 @@ table = defaultdict(dict)
 for label, case, qos, show, key, higher in cases:
     for b in brokers:
         runs = [r for r in rows if r["broker"] == b and r.get("case") == case and (qos is None or r.get("qos") == qos)]
-        ok = [r for r in runs if "failed" not in r]
+        ok = [r for r in runs if r.get("status") != "failed"]
         if not runs:
             continue
         if not ok:
@@ -46,7 +46,7 @@ for label, case, qos, show, key, higher in cases:
         best = sorted(ok, key=lambda r: (int(r.get("lost", "0")) > 0, -float(r[key]) if higher else float(r[key])))[0]
         cell = show(best)
         if len(runs) > 1:
-            cell += " [" + ", ".join("failed" if "failed" in r else show(r).split(" (")[0] for r in runs) + "]"
+            cell += " [" + ", ".join("failed" if r.get("status") == "failed" else show(r).split(" (")[0] for r in runs) + "]"
         table[label][b] = cell
 
 print("| case | " + " | ".join(brokers) + " |")

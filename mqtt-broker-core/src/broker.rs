@@ -153,6 +153,9 @@ pub struct Broker {
     timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
+    /// Messages a flush takes from a session, kept between calls (no
+    /// allocation per delivery).
+    pub(crate) flush_buf: Vec<mqtt_codec::Publish>,
 }
 
 impl core::fmt::Debug for Broker {
@@ -191,6 +194,7 @@ impl Broker {
             timers: BinaryHeap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            flush_buf: Vec::new(),
         }
     }
 

@@ -398,7 +398,7 @@ impl Broker {
         let Some(conn) = client.conn else {
             return;
         };
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.flush_buf);
         // Bounded: each turn takes a message off the queue.
         while let Some(mut p) = client.session.next_to_send() {
             if let Some(at) = client.expires.remove(&p.packet_id) {
@@ -420,8 +420,11 @@ impl Broker {
             }
             out.push(p);
         }
-        for p in out {
+        for p in out.drain(..) {
             self.send(conn, &Packet::Publish(p));
+        }
+        if out.capacity() <= 64 {
+            self.flush_buf = out;
         }
     }
 }
