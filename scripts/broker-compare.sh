@@ -11,7 +11,7 @@
 #   NO_BUILD [unset]             set to skip `cargo build`
 #   MOSQUITTO [/usr/sbin/mosquitto], RUMQTTD [~/.cargo/bin/rumqttd]
 #   IDLE_N [3000] CONN_N [5000] CONN_C [32]
-#   FANIN_PUBS [4] FANIN_N [200000] FANOUT_SUBS [4] FANOUT_N [50000] SIZE [64]
+#   FANIN_PUBS [4] FANIN_N [500000] FANOUT_SUBS [4] FANOUT_N [200000] SIZE [64]
 #   LAT_RATE [5000] LAT_SECS [5]
 #   OUT [a temporary directory]  keeps every RESULT line in $OUT/results.txt
 # rumqttd is skipped (with a note) when its binary is missing.
@@ -28,9 +28,9 @@ IDLE_N=${IDLE_N:-3000}
 CONN_N=${CONN_N:-5000}
 CONN_C=${CONN_C:-32}
 FANIN_PUBS=${FANIN_PUBS:-4}
-FANIN_N=${FANIN_N:-200000}
+FANIN_N=${FANIN_N:-500000}
 FANOUT_SUBS=${FANOUT_SUBS:-4}
-FANOUT_N=${FANOUT_N:-50000}
+FANOUT_N=${FANOUT_N:-200000}
 SIZE=${SIZE:-64}
 LAT_RATE=${LAT_RATE:-5000}
 LAT_SECS=${LAT_SECS:-5}

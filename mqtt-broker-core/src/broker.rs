@@ -156,6 +156,8 @@ pub struct Broker {
     /// Messages a flush takes from a session, kept between calls (no
     /// allocation per delivery).
     pub(crate) flush_buf: Vec<mqtt_codec::Publish>,
+    /// The clients one message goes to, kept between calls of `route`.
+    pub(crate) route_targets: HashMap<Arc<str>, crate::route::Delivery>,
 }
 
 impl core::fmt::Debug for Broker {
@@ -195,6 +197,7 @@ impl Broker {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             flush_buf: Vec::new(),
+            route_targets: HashMap::new(),
         }
     }
 

@@ -1,7 +1,6 @@
 //! PUBLISH in both directions, SUBSCRIBE, UNSUBSCRIBE and delivery
 //! (MQTT 5.0 §3.3–§3.11, §4.3, §4.7, §4.8).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +17,7 @@ use crate::trie::SubEntry;
 /// How one client receives one message: the highest QoS of its matching
 /// subscriptions, their identifiers, and whether one keeps the retain flag.
 #[derive(Debug, Default)]
-struct Delivery {
+pub(crate) struct Delivery {
     qos: QoS,
     ids: Vec<u32>,
     retain_as_published: bool,
@@ -116,13 +115,19 @@ impl Broker {
         let Some(id) = self.client_of(conn) else {
             return;
         };
-        if self.wrong_ack(&id, pid, false) {
+        // One session lookup on this hot path (one PUBACK per QoS 1 delivery).
+        let Some(client) = self.clients.get_mut(&id) else {
+            return;
+        };
+        // A PUBACK for a QoS 2 flow (MQTT 5.0 §4.3), as `wrong_ack` checks.
+        let state = client.session.state(pid);
+        if state.is_some_and(|s| !matches!(s, OutState::AwaitPubAck(_))) {
             return self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR);
         }
-        if let Some(client) = self.clients.get_mut(&id) {
-            client.session.on_puback(pid, reason);
+        client.session.on_puback(pid, reason);
+        if client.session.queued_len() > 0 {
+            self.flush(now, &id);
         }
-        self.flush(now, &id);
     }
 
     /// Whether the flow of `pid` is of the other QoS than the acknowledgement
@@ -271,7 +276,8 @@ impl Broker {
     /// highest matching QoS with all matching subscription identifiers
     /// (MQTT 5.0 §3.3.4). Returns the number of clients matched.
     pub(crate) fn route(&mut self, now: Instant, from: Option<&Arc<str>>, p: &Publish) -> usize {
-        let mut targets: HashMap<Arc<str>, Delivery> = HashMap::new();
+        // Kept between calls: no map allocated and grown per message.
+        let mut targets = std::mem::take(&mut self.route_targets);
         self.trie.for_each_match(&p.topic, |client, e| {
             if e.options.no_local && from.is_some_and(|f| f == client) {
                 return;
@@ -292,8 +298,11 @@ impl Broker {
         let n = targets.len();
         // QoS 0 copies are encoded once per wire form (version, retain flag).
         let mut cache: Vec<((bool, bool), Bytes)> = Vec::new();
-        for (client, d) in targets {
+        for (client, d) in targets.drain() {
             self.deliver(now, &client, p, &d, Some(&mut cache));
+        }
+        if targets.capacity() <= 256 {
+            self.route_targets = targets;
         }
         n
     }
