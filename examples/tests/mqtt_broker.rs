@@ -102,7 +102,7 @@ async fn our_client_through_m2m_broker_at_every_qos_both_versions() {
     let f = Subscription::new(Utf8String::from_static("t/#"), QoS::ExactlyOnce);
     sub.subscribe(vec![f], Some(7)).await.unwrap();
     assert!(matches!(next(&mut sub_ev).await, Event::Subscribed { .. }));
-    let (publ, _pub_ev) = client(b.port, "pub4", ProtocolVersion::V3_1_1).await;
+    let (publ, mut pub_ev) = client(b.port, "pub4", ProtocolVersion::V3_1_1).await;
     for (i, qos) in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce]
         .into_iter()
         .enumerate()
@@ -124,7 +124,19 @@ async fn our_client_through_m2m_broker_at_every_qos_both_versions() {
     let r = Publish::new(Utf8String::from_static("r/x"), Bytes::from_static(b"kept"))
         .with_qos(QoS::AtLeastOnce, 0)
         .with_retain(true);
-    publ.publish(r).await.unwrap();
+    let id = publ.publish(r).await.unwrap().expect("a QoS 1 packet id");
+    // Stored once acknowledged: `publish` returns when the message is
+    // queued, so a later subscriber could otherwise overtake it.
+    // Bounded: at most 20 events (the earlier flows' completions) first.
+    let mut acked = false;
+    for _ in 0..20 {
+        if matches!(next(&mut pub_ev).await, Event::Published { packet_id, .. } if packet_id == id)
+        {
+            acked = true;
+            break;
+        }
+    }
+    assert!(acked, "PUBACK of the retained message");
     let (late, mut late_ev) = client(b.port, "late4", ProtocolVersion::V3_1_1).await;
     let f = Subscription::new(Utf8String::from_static("r/#"), QoS::AtLeastOnce);
     late.subscribe(vec![f], None).await.unwrap();

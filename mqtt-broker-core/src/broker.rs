@@ -1,7 +1,7 @@
 //! The broker machine: connections, sessions, timers and the calling order.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,16 +38,20 @@ pub fn client_may_send(first_byte: u8) -> bool {
 
 #[derive(Debug)]
 pub(crate) struct Conn {
-    pub(crate) decoder: StreamDecoder,
-    pub(crate) buf: BytesMut,
+    /// The decoder and buffered bytes of a connection fed through
+    /// [`Broker::handle_bytes`]; adapters that decode themselves never
+    /// create it (memory per idle connection).
+    pub(crate) stream: Option<Box<ByteStream>>,
     pub(crate) version: ProtocolVersion,
     pub(crate) client: Option<Arc<str>>,
     /// 1.5 times the keep-alive (MQTT 5.0 §3.1.2.10), if any.
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) deadline: Option<Instant>,
     armed: Option<Instant>,
-    pub(crate) will: Option<LastWill>,
-    pub(crate) aliases_in: HashMap<u16, Utf8String>,
+    /// Boxed: most clients have none, and every connection pays for the field.
+    pub(crate) will: Option<Box<LastWill>>,
+    /// A B-tree: smaller than a hash map in every connection.
+    pub(crate) aliases_in: BTreeMap<u16, Utf8String>,
     /// Topic aliases we send (5.0 clients with a Topic Alias Maximum).
     pub(crate) aliases_out: Option<Box<crate::alias::OutAliases>>,
     /// The client's Maximum Packet Size (MQTT 5.0 §3.1.2.11.4).
@@ -59,20 +63,64 @@ pub(crate) struct Conn {
     pub(crate) pending_auth: Option<Box<crate::auth::PendingAuth>>,
 }
 
+/// Hashes [`ConnId`]s, which the broker numbers itself (no peer chooses
+/// them, so no flooding attack on the hash): a multiplication instead of
+/// SipHash on the hot path of every packet.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ConnIdHash;
+
+impl std::hash::BuildHasher for ConnIdHash {
+    type Hasher = ConnIdHasher;
+
+    fn build_hasher(&self) -> ConnIdHasher {
+        ConnIdHasher(0)
+    }
+}
+
+/// The hasher of [`ConnIdHash`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ConnIdHasher(u64);
+
+impl std::hash::Hasher for ConnIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: spreads sequential numbers over the high bits too.
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// What [`Broker::handle_bytes`] keeps between calls.
+#[derive(Debug)]
+pub(crate) struct ByteStream {
+    pub(crate) decoder: StreamDecoder,
+    pub(crate) buf: BytesMut,
+}
+
 #[derive(Debug)]
 pub(crate) struct Client {
     pub(crate) session: Session,
-    pub(crate) subs: HashMap<Box<str>, SubEntry>,
+    /// A B-tree: nothing allocated while empty, and smaller than a hash map.
+    pub(crate) subs: BTreeMap<Box<str>, SubEntry>,
     pub(crate) conn: Option<ConnId>,
     pub(crate) version: ProtocolVersion,
     /// Session Expiry Interval in seconds; `u32::MAX` never expires.
     pub(crate) expiry: u32,
     pub(crate) expires_at: Option<Instant>,
-    pub(crate) will_at: Option<(Instant, LastWill)>,
+    /// Boxed with its time: only sessions waiting for a Will Delay have one.
+    pub(crate) will_at: Option<Box<(Instant, LastWill)>>,
     /// The client's Maximum Packet Size.
     pub(crate) max_packet: u32,
     /// When queued messages with a Message Expiry Interval expire, by packet id.
-    pub(crate) expires: HashMap<u16, Instant>,
+    pub(crate) expires: BTreeMap<u16, Instant>,
     /// Whether messages are being dropped for a full queue ([`Event::QueueFull`] sent).
     pub(crate) dropping: bool,
 }
@@ -97,8 +145,11 @@ enum TimerKey {
 pub struct Broker {
     pub(crate) config: Config,
     pub(crate) hooks: Box<dyn Hooks>,
-    pub(crate) conns: HashMap<ConnId, Conn>,
-    pub(crate) clients: HashMap<Arc<str>, Client>,
+    /// Boxed values: a hash map keeps up to twice the buckets it needs, and
+    /// a bucket is then a pointer instead of the whole connection or session
+    /// (memory per idle connection).
+    pub(crate) conns: HashMap<ConnId, Box<Conn>, ConnIdHash>,
+    pub(crate) clients: HashMap<Arc<str>, Box<Client>>,
     pub(crate) trie: Trie,
     pub(crate) shared: SharedSubs,
     pub(crate) retained: RetainStore,
@@ -117,6 +168,11 @@ pub struct Broker {
     oversized: Vec<ConnId>,
     /// `$SYS` load averages and the values last published.
     pub(crate) sys: crate::sys::SysState,
+    /// Messages a flush takes from a session, kept between calls (no
+    /// allocation per delivery).
+    pub(crate) flush_buf: Vec<mqtt_codec::Publish>,
+    /// The clients one message goes to, kept between calls of `route`.
+    pub(crate) route_targets: HashMap<Arc<str>, crate::route::Delivery>,
 }
 
 impl core::fmt::Debug for Broker {
@@ -142,7 +198,7 @@ impl Broker {
         Self {
             config,
             hooks,
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             clients: HashMap::new(),
             trie: Trie::default(),
             shared: SharedSubs::default(),
@@ -157,6 +213,8 @@ impl Broker {
             events: VecDeque::new(),
             oversized: Vec::new(),
             sys: crate::sys::SysState::default(),
+            flush_buf: Vec::new(),
+            route_targets: HashMap::new(),
         }
     }
 
@@ -190,24 +248,22 @@ impl Broker {
         self.next_conn += 1;
         self.stats.sockets += 1;
         let id = ConnId(self.next_conn);
-        let max = usize::try_from(self.config.max_packet_size).unwrap_or(usize::MAX);
         self.conns.insert(
             id,
-            Conn {
-                decoder: StreamDecoder::detect_version(max),
-                buf: BytesMut::new(),
+            Box::new(Conn {
+                stream: None,
                 version: ProtocolVersion::V3_1_1,
                 client: None,
                 keep_alive: None,
                 deadline: None,
                 armed: None,
                 will: None,
-                aliases_in: HashMap::new(),
+                aliases_in: BTreeMap::new(),
                 aliases_out: None,
                 max_packet: u32::MAX,
                 problem_info: true,
                 pending_auth: None,
-            },
+            }),
         );
         let secs = u64::from(self.config.connect_timeout_secs);
         self.set_deadline(id, now + Duration::from_secs(secs));
@@ -221,22 +277,47 @@ impl Broker {
             return;
         };
         self.stats.bytes_received += bytes.len() as u64;
-        c.buf.extend_from_slice(bytes);
+        let max = usize::try_from(self.config.max_packet_size).unwrap_or(usize::MAX);
+        // After a CONNECT handed over with `handle_packet`, its version.
+        let seen = c.client.is_some() || c.pending_auth.is_some();
+        let version = c.version;
+        c.stream
+            .get_or_insert_with(|| {
+                let decoder = if seen {
+                    StreamDecoder::new(version, max)
+                } else {
+                    StreamDecoder::detect_version(max)
+                };
+                Box::new(ByteStream {
+                    decoder,
+                    buf: BytesMut::new(),
+                })
+            })
+            .buf
+            .extend_from_slice(bytes);
         // Bounded: every iteration consumes a whole frame or stops.
         loop {
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
             };
-            if c.client.is_some() && c.buf.first().is_some_and(|&b| !client_may_send(b)) {
+            let connected = c.client.is_some();
+            let Some(s) = c.stream.as_mut() else {
+                return;
+            };
+            if connected && s.buf.first().is_some_and(|&b| !client_may_send(b)) {
                 return self.handle_violation(now, conn, ReasonCode::PROTOCOL_ERROR);
             }
-            match c.decoder.decode(&mut c.buf) {
-                Ok(Some(packet)) => self.handle_packet(now, conn, packet),
+            match s.decoder.decode(&mut s.buf) {
+                Ok(Some(packet)) => {
+                    if let Packet::Connect(c) = &packet {
+                        s.decoder.set_version(c.protocol_version);
+                    }
+                    self.handle_packet(now, conn, packet);
+                }
                 Ok(None) => return,
                 Err(e) => return self.handle_decode_error(now, conn, &e),
             }
         }
-        // The buffer of an idle connection is released by `BytesMut` once consumed.
     }
 
     /// A packet decoded by the adapter arrived on `conn` (the adapter decodes
@@ -422,9 +503,9 @@ impl Broker {
         let Some(client) = self.clients.get_mut(id) else {
             return;
         };
-        if client.will_at.as_ref().is_some_and(|(t, _)| *t <= now) {
-            if let Some((_, will)) = client.will_at.take() {
-                self.publish_will(now, id, will);
+        if client.will_at.as_ref().is_some_and(|w| w.0 <= now) {
+            if let Some(w) = client.will_at.take() {
+                self.publish_will(now, id, w.1);
             }
         }
         let Some(client) = self.clients.get(id) else {
@@ -479,7 +560,12 @@ impl Broker {
             strip_diagnostics(&mut bare, false);
             return self.send(conn, &bare);
         }
-        let mut buf = BytesMut::new();
+        // One allocation of about the right size instead of growing.
+        let size = match packet {
+            Packet::Publish(p) => 16 + p.topic.len() + p.payload.len(),
+            _ => 16,
+        };
+        let mut buf = BytesMut::with_capacity(size);
         if packet.encode(version, &mut buf).is_err() {
             return;
         }
@@ -566,11 +652,11 @@ impl Broker {
         if let Some(w) = will_msg {
             let delay = w.properties.will_delay_interval.unwrap_or(0).min(expiry);
             if delay == 0 {
-                self.publish_will(now, &id, w);
+                self.publish_will(now, &id, *w);
             } else {
                 let at = now + Duration::from_secs(u64::from(delay));
                 if let Some(client) = self.clients.get_mut(&id) {
-                    client.will_at = Some((at, w));
+                    client.will_at = Some(Box::new((at, *w)));
                 }
                 self.arm_client(at, &id);
             }
@@ -606,8 +692,8 @@ impl Broker {
         for filter in client.subs.keys() {
             self.remove_subscription(filter, id);
         }
-        if let Some((_, will)) = client.will_at {
-            self.publish_will(now, id, will);
+        if let Some(w) = client.will_at {
+            self.publish_will(now, id, w.1);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! CONNECT, CONNACK, takeover, DISCONNECT and wills (MQTT 5.0 §3.1, §3.2,
 //! §3.14; MQTT 3.1.1 §3.1, §3.2).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,6 @@ impl Broker {
         let v5 = version.is_v5();
         if let Some(c) = self.conns.get_mut(&conn) {
             c.version = version;
-            c.decoder.set_version(version);
             if v5 {
                 // Even a refusal must fit (MQTT 5.0 §3.1.2.11.4).
                 c.max_packet = connect.properties.maximum_packet_size.unwrap_or(u32::MAX);
@@ -134,21 +133,20 @@ impl Broker {
         let window = connect.properties.receive_maximum.unwrap_or(u16::MAX);
         let max_packet = connect.properties.maximum_packet_size.unwrap_or(u32::MAX);
         let session_present = self.clients.contains_key(&client_id);
-        let client = self
-            .clients
-            .entry(client_id.clone())
-            .or_insert_with(|| Client {
+        let client = self.clients.entry(client_id.clone()).or_insert_with(|| {
+            Box::new(Client {
                 session: Session::new(window),
-                subs: HashMap::new(),
+                subs: BTreeMap::new(),
                 conn: None,
                 version,
                 expiry,
                 expires_at: None,
                 will_at: None,
                 max_packet,
-                expires: HashMap::new(),
+                expires: BTreeMap::new(),
                 dropping: false,
-            });
+            })
+        });
         client.session.set_window(window);
         client.conn = Some(conn);
         client.version = version;
@@ -160,7 +158,7 @@ impl Broker {
 
         if let Some(c) = self.conns.get_mut(&conn) {
             c.client = Some(client_id.clone());
-            c.will = connect.will;
+            c.will = connect.will.map(Box::new);
             c.keep_alive =
                 (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
             c.deadline = None;

@@ -1,7 +1,6 @@
 //! PUBLISH in both directions, SUBSCRIBE, UNSUBSCRIBE and delivery
 //! (MQTT 5.0 §3.3–§3.11, §4.3, §4.7, §4.8).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +18,7 @@ use crate::trie::SubEntry;
 /// How one client receives one message: the highest QoS of its matching
 /// subscriptions, their identifiers, and whether one keeps the retain flag.
 #[derive(Debug, Default)]
-struct Delivery {
+pub(crate) struct Delivery {
     qos: QoS,
     ids: Vec<u32>,
     retain_as_published: bool,
@@ -43,13 +42,16 @@ impl Broker {
         // A client's PUBLISH carries no Subscription Identifier (MQTT 5.0
         // §3.3.4, MQTT-3.3.4-6). One is ignored, as Mosquitto does; more
         // than one is a repeated property, a Protocol Error (§2.2.2.2), as
-        // Mosquitto answers.
-        if p.properties.subscription_identifiers.len() > 1 {
-            return self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR);
+        // Mosquitto answers. Read before clearing: a mutable access
+        // allocates the property table.
+        match p.properties.subscription_identifiers.len() {
+            0 => {}
+            1 => p.properties.subscription_identifiers.clear(),
+            _ => return self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR),
         }
-        p.properties.subscription_identifiers.clear();
         // Topic aliases from the client (MQTT 5.0 §3.3.2.3.4).
-        if let Some(alias) = p.properties.topic_alias.take() {
+        if let Some(alias) = p.properties.topic_alias {
+            p.properties.topic_alias = None;
             if alias == 0 || alias > self.config.topic_alias_maximum {
                 return self.protocol_error(now, conn, ReasonCode::TOPIC_ALIAS_INVALID);
             }
@@ -130,13 +132,19 @@ impl Broker {
         let Some(id) = self.client_of(conn) else {
             return;
         };
-        if self.wrong_ack(&id, pid, false) {
+        // One session lookup on this hot path (one PUBACK per QoS 1 delivery).
+        let Some(client) = self.clients.get_mut(&id) else {
+            return;
+        };
+        // A PUBACK for a QoS 2 flow (MQTT 5.0 §4.3), as `wrong_ack` checks.
+        let state = client.session.state(pid);
+        if state.is_some_and(|s| !matches!(s, OutState::AwaitPubAck(_))) {
             return self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR);
         }
-        if let Some(client) = self.clients.get_mut(&id) {
-            client.session.on_puback(pid, reason);
+        client.session.on_puback(pid, reason);
+        if client.session.queued_len() > 0 {
+            self.flush(now, &id);
         }
-        self.flush(now, &id);
     }
 
     /// Whether the flow of `pid` is of the other QoS than the acknowledgement
@@ -289,7 +297,8 @@ impl Broker {
     /// highest matching QoS with all matching subscription identifiers
     /// (MQTT 5.0 §3.3.4). Returns the number of clients matched.
     pub(crate) fn route(&mut self, now: Instant, from: Option<&Arc<str>>, p: &Publish) -> usize {
-        let mut targets: HashMap<Arc<str>, Delivery> = HashMap::new();
+        // Kept between calls: no map allocated and grown per message.
+        let mut targets = std::mem::take(&mut self.route_targets);
         self.trie.for_each_match(&p.topic, |client, e| {
             if e.options.no_local && from.is_some_and(|f| f == client) {
                 return;
@@ -310,8 +319,11 @@ impl Broker {
         let n = targets.len();
         // QoS 0 copies are encoded once per wire form (version, retain flag).
         let mut cache: Vec<((bool, bool), Bytes)> = Vec::new();
-        for (client, d) in targets {
+        for (client, d) in targets.drain() {
             self.deliver(now, &client, p, &d, Some(&mut cache));
+        }
+        if targets.capacity() <= 256 {
+            self.route_targets = targets;
         }
         n
     }
@@ -332,7 +344,14 @@ impl Broker {
         out.retain = p.retain && d.retain_as_published;
         out.dup = false;
         out.packet_id = 0;
-        out.properties.topic_alias = None;
+        // Only when set: a mutable access allocates the property table, and
+        // every copy of the message would then copy it.
+        if out.properties.topic_alias.is_some() {
+            out.properties.topic_alias = None;
+        }
+        if out.properties.is_empty() {
+            out.properties = mqtt_codec::Props::default();
+        }
         if !d.ids.is_empty() {
             out.properties.subscription_identifiers.clone_from(&d.ids);
         }
@@ -365,7 +384,7 @@ impl Broker {
             let bytes = if let Some(b) = cached {
                 b
             } else {
-                let mut buf = BytesMut::new();
+                let mut buf = BytesMut::with_capacity(16 + out.topic.len() + out.payload.len());
                 if Packet::Publish(out).encode(version, &mut buf).is_err() {
                     return;
                 }
@@ -384,7 +403,9 @@ impl Broker {
             self.stats.messages_sent += 1;
             return self.push_raw(conn, bytes);
         }
-        if max < usize::MAX && encoded_len(&out, client.version) > max {
+        // No packet reaches u32::MAX bytes: the size is only computed for a
+        // client that announced a Maximum Packet Size.
+        if client.max_packet < u32::MAX && encoded_len(&out, client.version) > max {
             // MQTT 5.0 §3.1.2.11.4: too large for this client, dropped for it.
             self.stats.dropped += 1;
             return;
@@ -424,7 +445,7 @@ impl Broker {
         let Some(conn) = client.conn else {
             return;
         };
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.flush_buf);
         // Bounded: each turn takes a message off the queue.
         while let Some(mut p) = client.session.next_to_send() {
             if let Some(at) = client.expires.remove(&p.packet_id) {
@@ -449,8 +470,11 @@ impl Broker {
         if client.dropping && client.session.queued_len() < self.config.max_queued_messages {
             client.dropping = false;
         }
-        for p in out {
+        for p in out.drain(..) {
             self.send_publish(conn, p);
+        }
+        if out.capacity() <= 64 {
+            self.flush_buf = out;
         }
     }
 

@@ -1,11 +1,13 @@
-//! The tokio TCP adapter: listeners, one reader and one writer task per
-//! connection, and one task that owns the [`Broker`].
+//! The tokio TCP adapter: listeners, one task per connection, and one task
+//! that owns the [`Broker`].
 //!
-//! Each reader task decodes its own connection with a
+//! Each connection task decodes its own connection with a
 //! [`StreamDecoder`] (so decoding runs on every
-//! core) and hands whole packets to the broker task through
-//! [`Broker::handle_packet`]. Each writer task batches what is queued for its
-//! socket into one write. The broker task never holds anything across an
+//! core), hands whole packets to the broker task through
+//! [`Broker::handle_packet`], and writes what the broker queued for it with
+//! vectored writes (no copy into a batch buffer). An idle connection holds
+//! no read or write buffer: the task waits for readiness and allocates only
+//! when bytes arrive. The broker task never holds anything across an
 //! `.await` but the channel receive and the sleep until the next deadline.
 //!
 //! ```no_run
@@ -19,23 +21,29 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{self, IoSlice};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use mqtt_codec::{DecodeError, Packet, ReasonCode, StreamDecoder};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::AsyncWrite;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Notify};
-use tokio::task::AbortHandle;
+use tokio::sync::mpsc;
 
+use crate::broker::ConnIdHash;
 use crate::{client_may_send, Broker, ConnId, Event};
 
 /// Largest batch of queued packets written to a socket in one call.
 const WRITE_BATCH: usize = 64 * 1024;
+
+/// Most inputs the broker task takes from its channel at once.
+const INPUT_BATCH: usize = 256;
+
+/// Most buffers in one vectored write.
+const MAX_SLICES: usize = 64;
 
 enum Input {
     Accepted(TcpStream),
@@ -45,66 +53,94 @@ enum Input {
     Lost(ConnId),
 }
 
-/// What the broker task queued for one connection's writer. Smaller than a
+/// What the broker task queued for one connection's task. Smaller than a
 /// channel while idle: an empty queue allocates nothing.
 #[derive(Default)]
 struct Outbox {
     queue: Mutex<Queue>,
-    closed: AtomicBool,
-    notify: Notify,
+    /// What the connection task took from the queue and is writing. Only
+    /// that task locks it; it lives here rather than in the task so that
+    /// the task stays small (tokio rounds a task up to 128-byte lines).
+    sending: Mutex<VecDeque<Bytes>>,
 }
 
-/// The bytes waiting for one connection's writer, and their total.
+/// The bytes waiting for one connection, their total, and the task to wake.
 #[derive(Default)]
 struct Queue {
     items: VecDeque<Bytes>,
-    bytes: usize,
+    waker: Option<Waker>,
+    bytes: u32,
+    closed: bool,
 }
 
 impl Outbox {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Queues `bytes`; `false` (and nothing queued) when that would hold
     /// more than `limit` bytes for this connection: a slow consumer.
     fn push(&self, bytes: Bytes, limit: usize) -> bool {
-        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        if q.bytes + bytes.len() > limit && !q.items.is_empty() {
+        let mut q = self.lock();
+        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+        if q.bytes as usize + bytes.len() > limit.min(u32::MAX as usize) && !q.items.is_empty() {
             return false;
         }
-        q.bytes += bytes.len();
+        q.bytes += len;
         q.items.push_back(bytes);
+        let waker = q.waker.take();
         drop(q);
-        self.notify.notify_one();
+        if let Some(w) = waker {
+            w.wake();
+        }
         true
     }
 
-    /// The writer ends once everything queued before is written.
+    /// The connection task stops reading and ends once everything queued
+    /// before is written.
     fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        self.notify.notify_one();
+        let mut q = self.lock();
+        q.closed = true;
+        let waker = q.waker.take();
+        drop(q);
+        if let Some(w) = waker {
+            w.wake();
+        }
     }
 
-    /// Everything queued (at most about [`WRITE_BATCH`] bytes), and whether
-    /// the outbox is closed.
-    fn take(&self, batch: &mut VecDeque<Bytes>) -> bool {
-        let closed = self.closed.load(Ordering::Acquire);
-        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut size = 0;
-        while size < WRITE_BATCH {
-            let Some(b) = q.items.pop_front() else { break };
-            size += b.len();
-            batch.push_back(b);
+    /// Moves what is queued (at most about [`WRITE_BATCH`] bytes) to the
+    /// empty `batch`; when nothing was queued, `waker` is woken by the next
+    /// push and neither queue keeps its capacity (an idle connection holds
+    /// none). Returns whether the outbox is closed, and whether it is then
+    /// empty.
+    fn take(&self, batch: &mut VecDeque<Bytes>, waker: &Waker) -> (bool, bool) {
+        let mut q = self.lock();
+        if q.items.is_empty() {
+            q.items = VecDeque::new();
+            *batch = VecDeque::new();
+        } else if q.items.len() <= MAX_SLICES && q.bytes as usize <= WRITE_BATCH {
+            // Busy: the two queues trade places, so neither grows again.
+            std::mem::swap(&mut q.items, batch);
+            q.bytes = 0;
+        } else {
+            let mut size = 0;
+            while size < WRITE_BATCH && batch.len() < MAX_SLICES {
+                let Some(b) = q.items.pop_front() else { break };
+                size += b.len();
+                batch.push_back(b);
+            }
+            q.bytes -= u32::try_from(size).unwrap_or(q.bytes);
         }
-        q.bytes -= size;
-        if q.items.is_empty() && q.items.capacity() > 64 {
-            q.items.shrink_to_fit();
+        if q.items.is_empty() && !q.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            q.waker = Some(waker.clone());
         }
-        closed && q.items.is_empty()
+        (q.closed, q.closed && q.items.is_empty())
     }
 }
 
 struct Link {
     out: Arc<Outbox>,
-    reader: AbortHandle,
-    writer: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 /// How long a graceful shutdown waits for the last writes.
@@ -135,29 +171,14 @@ pub async fn serve(
     }
     let max_packet = usize::try_from(broker.config().max_packet_size).unwrap_or(usize::MAX);
     let max_queue = broker.config().max_write_queue_bytes;
-    let mut links: HashMap<ConnId, Link> = HashMap::new();
+    let mut links: HashMap<ConnId, Link, ConnIdHash> = HashMap::default();
+    let mut inputs = Vec::with_capacity(INPUT_BATCH);
+    let timer = tokio::time::sleep_until(far_future());
+    tokio::pin!(timer);
+    let mut armed = None;
     tokio::pin!(shutdown);
     loop {
-        while let Some(t) = broker.poll_transmit() {
-            let Some(link) = links.get(&t.conn) else {
-                continue;
-            };
-            if !link.out.push(t.payload, max_queue) {
-                // A slow consumer: drop the connection rather than buffer
-                // without bound; the broker handles it as a lost connection
-                // (will, session kept for redelivery).
-                tracing::warn!(
-                    conn = t.conn.0,
-                    max_queue,
-                    "write queue full, closing slow consumer"
-                );
-                if let Some(link) = links.remove(&t.conn) {
-                    link.reader.abort();
-                    link.out.close();
-                }
-                broker.connection_lost(now(), t.conn);
-            }
-        }
+        hand_out(&mut broker, &mut links, max_queue);
         while let Some(ev) = broker.poll_event() {
             match ev {
                 Event::Connected {
@@ -179,52 +200,67 @@ pub async fn serve(
                 ),
                 Event::Close { conn, reason } => {
                     tracing::info!(conn = conn.0, reason = reason.0, "closing connection");
-                    // The writer ends after it flushed what was queued.
+                    // The task ends after it flushed what was queued.
                     if let Some(link) = links.remove(&conn) {
-                        link.reader.abort();
                         link.out.close();
                     }
                 }
             }
         }
+        // One timer, moved only when the next deadline changes (not a new
+        // timer entry per input).
         let wake = broker.poll_timeout().map(tokio::time::Instant::from_std);
+        if wake != armed {
+            armed = wake;
+            if let Some(t) = wake {
+                timer.as_mut().reset(t);
+            }
+        }
         tokio::select! {
-            input = rx.recv() => {
-                let Some(input) = input else { break };
-                match input {
-                    Input::Accepted(stream) => {
-                        let conn = broker.open(now());
-                        let _ = stream.set_nodelay(true);
-                        let peer = stream.peer_addr().ok();
-                        tracing::debug!(conn = conn.0, ?peer, "connection accepted");
-                        let (r, w) = stream.into_split();
-                        let out = Arc::new(Outbox::default());
-                        let writer = tokio::spawn(write_loop(w, out.clone()));
-                        let reader = tokio::spawn(read_loop(conn, r, max_packet, tx.clone()));
-                        links.insert(conn, Link { out, reader: reader.abort_handle(), writer });
-                    }
-                    Input::Packet(conn, p, size) => {
-                        broker.record_bytes_received(size);
-                        broker.handle_packet(now(), conn, p);
-                    }
-                    Input::Malformed(conn, e) => {
-                        tracing::debug!(conn = conn.0, error = %e, "malformed input");
-                        broker.handle_decode_error(now(), conn, &e);
-                    }
-                    Input::Forbidden(conn) => {
-                        tracing::debug!(conn = conn.0, "packet type only a server sends");
-                        broker.handle_violation(now(), conn, ReasonCode::PROTOCOL_ERROR);
-                    }
-                    Input::Lost(conn) => {
-                        tracing::debug!(conn = conn.0, "connection lost");
-                        if let Some(link) = links.remove(&conn) {
-                            link.out.close();
+            n = rx.recv_many(&mut inputs, INPUT_BATCH) => {
+                if n == 0 {
+                    break;
+                }
+                // A batch of inputs, then the transmits of all of them: fewer
+                // wake-ups, and packets for one connection go out together.
+                let now = now();
+                for input in inputs.drain(..) {
+                    match input {
+                        Input::Accepted(stream) => {
+                            let conn = broker.open(now);
+                            let _ = stream.set_nodelay(true);
+                            let peer = stream.peer_addr().ok();
+                            tracing::debug!(conn = conn.0, ?peer, "connection accepted");
+                            let out = Arc::new(Outbox::default());
+                            let task = tokio::spawn(ConnTask::new(conn, stream, max_packet, tx.clone(), out.clone()));
+                            links.insert(conn, Link { out, task });
                         }
-                        broker.connection_lost(now(), conn);
+                        Input::Packet(conn, p, size) => {
+                            broker.record_bytes_received(size);
+                            broker.handle_packet(now, conn, p);
+                        }
+                        Input::Malformed(conn, e) => {
+                            tracing::debug!(conn = conn.0, error = %e, "malformed input");
+                            broker.handle_decode_error(now, conn, &e);
+                        }
+                        Input::Forbidden(conn) => {
+                            tracing::debug!(conn = conn.0, "packet type only a server sends");
+                            broker.handle_violation(now, conn, ReasonCode::PROTOCOL_ERROR);
+                        }
+                        Input::Lost(conn) => {
+                            tracing::debug!(conn = conn.0, "connection lost");
+                            if let Some(link) = links.remove(&conn) {
+                                link.out.close();
+                            }
+                            broker.connection_lost(now, conn);
+                        }
                     }
                 }
             }
-            () = sleep_until(wake) => broker.handle_timeout(now()),
+            () = &mut timer, if armed.is_some() => {
+                armed = None;
+                broker.handle_timeout(now());
+            }
             () = &mut shutdown => break,
         }
     }
@@ -240,9 +276,8 @@ pub async fn serve(
     }
     let mut writers = Vec::new();
     for (_, link) in links {
-        link.reader.abort();
         link.out.close();
-        writers.push(link.writer);
+        writers.push(link.task);
     }
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
         for w in writers {
@@ -253,11 +288,33 @@ pub async fn serve(
     Ok(())
 }
 
-async fn sleep_until(wake: Option<tokio::time::Instant>) {
-    match wake {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
+/// Queues the broker's transmits on their connections. A connection whose
+/// queue is full (a slow consumer) is dropped rather than buffered without
+/// bound; the broker handles it as a lost connection (will, session kept
+/// for redelivery).
+fn hand_out(broker: &mut Broker, links: &mut HashMap<ConnId, Link, ConnIdHash>, max_queue: usize) {
+    while let Some(t) = broker.poll_transmit() {
+        let Some(link) = links.get(&t.conn) else {
+            continue;
+        };
+        if !link.out.push(t.payload, max_queue) {
+            tracing::warn!(
+                conn = t.conn.0,
+                max_queue,
+                "write queue full, closing slow consumer"
+            );
+            // Dropped at once, without flushing what it did not read.
+            if let Some(link) = links.remove(&t.conn) {
+                link.task.abort();
+            }
+            broker.connection_lost(now(), t.conn);
+        }
     }
+}
+
+/// A deadline for a timer that is not armed.
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365)
 }
 
 async fn accept_loop(listener: TcpListener, tx: mpsc::Sender<Input>) {
@@ -276,90 +333,244 @@ async fn accept_loop(listener: TcpListener, tx: mpsc::Sender<Input>) {
     }
 }
 
-async fn read_loop(conn: ConnId, r: OwnedReadHalf, max: usize, tx: mpsc::Sender<Input>) {
-    let mut decoder = StreamDecoder::detect_version(max);
-    let mut buf = BytesMut::new();
-    loop {
-        // Bounded: each iteration consumes a frame or waits for bytes.
-        loop {
-            if decoder.version().is_some() && buf.first().is_some_and(|&b| !client_may_send(b)) {
-                let _ = tx.send(Input::Forbidden(conn)).await;
-                return;
-            }
-            let before = buf.len();
-            match decoder.decode(&mut buf) {
-                Ok(Some(p)) => {
-                    let size = before - buf.len();
-                    if let Packet::Connect(c) = &p {
-                        decoder.set_version(c.protocol_version);
+/// First read on a connection, in bytes; doubled (up to [`WRITE_BATCH`])
+/// each time a read fills the buffer.
+const FIRST_READ: u32 = 512;
+
+/// Reads in a row before a busy connection lets other tasks run.
+const READS_PER_POLL: usize = 16;
+
+/// One connection: reads and decodes (until closed or broken), hands the
+/// packets to the broker task, and writes what the broker queued, until the
+/// broker closes the outbox and everything queued was written.
+///
+/// A future written by hand rather than an `async fn`: it waits through the
+/// socket's own readiness slots and the outbox's waker, so an idle
+/// connection's task holds no waiter nodes and stays a few hundred bytes.
+struct ConnTask {
+    conn: ConnId,
+    stream: TcpStream,
+    decoder: StreamDecoder,
+    /// Empty (no allocation) while the connection is idle.
+    buf: BytesMut,
+    tx: mpsc::Sender<Input>,
+    out: Arc<Outbox>,
+    read_size: u32,
+    reading: bool,
+    /// The socket failed: the task ends once the broker was told.
+    broken: bool,
+    /// An input waiting for room in the broker's channel (allocated only
+    /// then): nothing more is read or decoded before it went through.
+    blocked: Option<Pin<Box<dyn Future<Output = bool> + Send>>>,
+}
+
+impl ConnTask {
+    fn new(
+        conn: ConnId,
+        stream: TcpStream,
+        max: usize,
+        tx: mpsc::Sender<Input>,
+        out: Arc<Outbox>,
+    ) -> Self {
+        Self {
+            conn,
+            stream,
+            decoder: StreamDecoder::detect_version(max),
+            buf: BytesMut::new(),
+            read_size: FIRST_READ,
+            tx,
+            out,
+            reading: true,
+            broken: false,
+            blocked: None,
+        }
+    }
+
+    /// Hands `input` to the broker task, waiting (in `blocked`) when its
+    /// channel is full; `false` when the broker task is gone.
+    fn send(&mut self, cx: &mut Context<'_>, input: Input) -> bool {
+        match self.tx.try_send(input) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(input)) => {
+                let tx = self.tx.clone();
+                let mut f = Box::pin(async move { tx.send(input).await.is_ok() });
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(ok) => ok,
+                    Poll::Pending => {
+                        self.blocked = Some(f);
+                        true
                     }
-                    if tx.send(Input::Packet(conn, p, size)).await.is_err() {
-                        return;
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Stops reading and tells the broker why.
+    fn stop(&mut self, cx: &mut Context<'_>, input: Input) {
+        self.reading = false;
+        self.send(cx, input);
+    }
+
+    /// Hands every whole packet in the buffer to the broker task.
+    fn forward(&mut self, cx: &mut Context<'_>) {
+        // Bounded: each turn consumes a frame or stops.
+        while self.reading && self.blocked.is_none() {
+            let conn = self.conn;
+            if self.decoder.version().is_some()
+                && self.buf.first().is_some_and(|&b| !client_may_send(b))
+            {
+                return self.stop(cx, Input::Forbidden(conn));
+            }
+            let before = self.buf.len();
+            match self.decoder.decode(&mut self.buf) {
+                Ok(Some(p)) => {
+                    let size = before - self.buf.len();
+                    if let Packet::Connect(c) = &p {
+                        self.decoder.set_version(c.protocol_version);
+                    }
+                    if !self.send(cx, Input::Packet(conn, p, size)) {
+                        self.reading = false;
                     }
                 }
                 Ok(None) => break,
-                Err(e) => {
-                    let _ = tx.send(Input::Malformed(conn, e)).await;
-                    return;
+                Err(e) => return self.stop(cx, Input::Malformed(conn, e)),
+            }
+        }
+        if self.buf.is_empty() && self.buf.capacity() > 0 {
+            // Every byte consumed: give the buffer back.
+            self.buf = BytesMut::new();
+        }
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>) {
+        for _ in 0..READS_PER_POLL {
+            self.forward(cx);
+            if !self.reading || self.blocked.is_some() {
+                return;
+            }
+            match self.stream.poll_read_ready(cx) {
+                Poll::Pending => return,
+                Poll::Ready(Err(_)) => return self.stop(cx, Input::Lost(self.conn)),
+                Poll::Ready(Ok(())) => {}
+            }
+            let want = self.read_size as usize;
+            if self.buf.capacity() - self.buf.len() < want / 2 {
+                self.buf.reserve(want);
+            }
+            let room = self.buf.capacity() - self.buf.len();
+            match self.stream.try_read_buf(&mut self.buf) {
+                Ok(0) => return self.stop(cx, Input::Lost(self.conn)),
+                Ok(n) => {
+                    if n == room && want < WRITE_BATCH {
+                        self.read_size *= 2;
+                    }
+                }
+                // Readiness was cleared: the next turn registers for more.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return self.stop(cx, Input::Lost(self.conn)),
+            }
+        }
+        self.forward(cx);
+        // A busy connection: let the others run, then go on.
+        cx.waker().wake_by_ref();
+    }
+
+    /// Writes what is queued; `Ok(true)` once the outbox is closed and
+    /// everything was written.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
+        let mut pending = self
+            .out
+            .sending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Bounded: each turn writes bytes, or returns.
+        loop {
+            if pending.is_empty() {
+                let (closed, done) = self.out.take(&mut pending, cx.waker());
+                if closed {
+                    self.reading = false;
+                }
+                if pending.is_empty() {
+                    return Ok(done);
                 }
             }
-        }
-        // An idle connection holds no read buffer: wait for readability
-        // first, and give the buffer back once every byte was consumed.
-        if buf.is_empty() {
-            buf = BytesMut::new();
-        }
-        if r.readable().await.is_err() {
-            let _ = tx.send(Input::Lost(conn)).await;
-            return;
-        }
-        if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(4096);
-        }
-        match r.try_read_buf(&mut buf) {
-            Ok(0) => {
-                let _ = tx.send(Input::Lost(conn)).await;
-                return;
+            match self.stream.poll_write_ready(cx) {
+                Poll::Pending => return Ok(false),
+                Poll::Ready(r) => r?,
             }
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(_) => {
-                let _ = tx.send(Input::Lost(conn)).await;
-                return;
-            }
+            try_flush(&self.stream, &mut pending)?;
         }
     }
 }
 
-async fn write_loop(mut w: OwnedWriteHalf, out: Arc<Outbox>) {
-    let mut items = VecDeque::new();
-    let mut batch = BytesMut::new();
-    loop {
-        let done = out.take(&mut items);
-        let result = match items.len() {
-            0 if done => break,
-            0 => {
-                // Idle: hold no buffer while waiting.
-                items = VecDeque::new();
-                out.notify.notified().await;
-                continue;
-            }
-            1 => {
-                let one = items.pop_front().unwrap_or_default();
-                w.write_all(&one).await
-            }
-            _ => {
-                for b in items.drain(..) {
-                    batch.extend_from_slice(&b);
+impl Future for ConnTask {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if let Some(f) = this.blocked.as_mut() {
+            if let Poll::Ready(ok) = f.as_mut().poll(cx) {
+                this.blocked = None;
+                if !ok {
+                    this.reading = false;
                 }
-                let r = w.write_all(&batch).await;
-                batch = BytesMut::new();
-                r
             }
+        }
+        if !this.broken {
+            match this.poll_write(cx) {
+                Ok(true) => {
+                    let _ = Pin::new(&mut this.stream).poll_shutdown(cx);
+                    return Poll::Ready(());
+                }
+                Ok(false) => {}
+                Err(_) => this.broken = true,
+            }
+        }
+        if this.broken {
+            if this.reading && this.blocked.is_none() {
+                this.stop(cx, Input::Lost(this.conn));
+            }
+            return if this.blocked.is_none() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            };
+        }
+        this.poll_read(cx);
+        Poll::Pending
+    }
+}
+
+/// Writes as much of `pending` as the socket takes now, in vectored writes;
+/// what is written leaves the queue.
+fn try_flush(stream: &TcpStream, pending: &mut VecDeque<Bytes>) -> io::Result<()> {
+    // Bounded: each turn writes at least one byte or stops.
+    while !pending.is_empty() {
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let n = pending
+            .iter()
+            .zip(slices.iter_mut())
+            .map(|(b, s)| *s = IoSlice::new(b))
+            .count();
+        let mut written = match stream.try_write_vectored(&slices[..n]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(w) => w,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) => return Err(e),
         };
-        if result.is_err() {
-            return;
+        while written > 0 {
+            let Some(front) = pending.front_mut() else {
+                break;
+            };
+            if front.len() <= written {
+                written -= front.len();
+                pending.pop_front();
+            } else {
+                front.advance(written);
+                written = 0;
+            }
         }
     }
-    let _ = w.shutdown().await;
+    Ok(())
 }

@@ -215,8 +215,15 @@ async fn main() -> ExitCode {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
     };
-    match mqtt_broker_core::tokio::serve(listeners, broker, shutdown).await {
-        Ok(()) => ExitCode::SUCCESS,
+    // On a worker thread, beside the connection tasks it wakes, rather than
+    // on the main thread.
+    let serve = tokio::spawn(mqtt_broker_core::tokio::serve(listeners, broker, shutdown));
+    match serve.await {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("m2m-broker: {e}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("m2m-broker: {e}");
             ExitCode::from(1)
