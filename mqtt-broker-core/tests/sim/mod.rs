@@ -176,9 +176,9 @@ impl ClientModel {
             self.session.set_window(m);
         }
         // 3.1 has no Session Present flag: a 3.1 client assumes its session
-        // is kept when it asked for it.
+        // is kept when it asked for it (Clean Session 0).
         let present = if self.version == ProtocolVersion::V3_1 {
-            !clean_start && persistent
+            persistent
         } else {
             ack.session_present
         };
