@@ -11,7 +11,8 @@
 //! - nothing is received that was not owed or allowed, at the QoS the model
 //!   computes (the highest matching subscription, capped by the message);
 //! - a QoS 2 message reaches the application at most once;
-//! - Session Present matches the model at every CONNECT;
+//! - Session Present matches the model at every CONNECT, with 5.0 sessions
+//!   expiring after their Session Expiry Interval in virtual time;
 //! - at the end, the retained store holds exactly the model's messages.
 //!
 //! Clients are `sim::ClientModel`s: they resend and release as a real
@@ -68,6 +69,10 @@ enum Op {
     Read {
         c: usize,
     },
+    /// Time passes: offline 5.0 sessions expire after their interval.
+    Advance {
+        secs: u64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -80,6 +85,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (c.clone(), 0..TOPICS.len(), 0u8..3, any::<bool>(), proptest::bool::weighted(0.15))
             .prop_map(|(c, topic, qos, retain, delete)| Op::Publish { c, topic, qos, retain, delete }),
         3 => c.prop_map(|c| Op::Read { c }),
+        1 => (1u64..40).prop_map(|secs| Op::Advance { secs }),
     ]
 }
 
@@ -135,6 +141,8 @@ struct MClient {
     owed: BTreeSet<Key>,
     /// Copies that may arrive, with the QoS they may arrive at.
     allowed: BTreeMap<Key, BTreeSet<QoS>>,
+    /// When the connection ended (model seconds), for session expiry.
+    offline_since: u64,
 }
 
 #[derive(Debug, Default)]
@@ -143,6 +151,8 @@ struct Model {
     retained: BTreeMap<&'static str, (u32, QoS)>,
     /// Topic of each message number.
     topic_of: BTreeMap<u32, String>,
+    /// Seconds since the start.
+    now: u64,
 }
 
 impl Model {
@@ -290,6 +300,7 @@ impl World {
                     // A takeover: the old connection is closed by the broker.
                     self.net.discard(old);
                     self.model.clients[c].online = false;
+                    self.model.clients[c].offline_since = self.model.now;
                     if !self.model.clients[c]
                         .session
                         .as_ref()
@@ -328,12 +339,28 @@ impl World {
                     self.net.discard(conn);
                 }
                 self.model.clients[c].online = false;
+                self.model.clients[c].offline_since = self.model.now;
                 if !self.model.clients[c]
                     .session
                     .as_ref()
                     .is_some_and(|s| s.persistent)
                 {
                     self.model.end_session(c);
+                }
+            }
+            Op::Advance { secs } => {
+                self.net.advance(std::time::Duration::from_secs(secs));
+                self.model.now += secs;
+                for c in 0..CLIENTS {
+                    let m = &self.model.clients[c];
+                    // 3.x sessions never expire; 5.0 ones after SESSION_EXPIRY offline.
+                    let expires = self.clients[c].version.is_v5()
+                        && !m.online
+                        && m.session.is_some()
+                        && self.model.now - m.offline_since >= u64::from(sim::SESSION_EXPIRY);
+                    if expires {
+                        self.model.end_session(c);
+                    }
                 }
             }
             Op::Subscribe { c, filter, qos: q } => {

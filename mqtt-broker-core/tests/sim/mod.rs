@@ -107,15 +107,21 @@ impl Net {
     }
 }
 
+/// The Session Expiry Interval of a persistent 5.0 session, in seconds.
+pub const SESSION_EXPIRY: u32 = 30;
+
 /// A CONNECT: `persistent` keeps the session after the connection (Clean
-/// Session 0 in 3.x; Session Expiry Interval 3600 in 5.0).
+/// Session 0 in 3.x, for ever; Session Expiry Interval [`SESSION_EXPIRY`]
+/// in 5.0).
 pub fn connect(v: ProtocolVersion, id: &str, clean_start: bool, persistent: bool) -> Packet {
     let mut c = Connect::new(v);
     c.client_id = Utf8String::try_from(id).expect("valid client id");
+    // No keep-alive: virtual time may jump far without PINGREQs.
+    c.keep_alive = 0;
     if v.is_v5() {
         c.clean_start = clean_start;
         if persistent {
-            c.properties.session_expiry_interval = Some(3600);
+            c.properties.session_expiry_interval = Some(SESSION_EXPIRY);
         }
     } else {
         // 3.x has one flag for both.
