@@ -7,7 +7,7 @@
 
 mod broker_proc;
 
-use std::io::Write as _;
+use std::io::{ErrorKind, Write as _};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -434,4 +434,45 @@ fn ten_thousand_idle_connections() {
     assert_eq!(n, 1);
     assert!(b.alive());
     println!("ten_thousand_idle_connections took {:?}", started.elapsed());
+}
+
+#[test]
+fn a_thousand_slow_loris_connections_are_all_cut() {
+    let mut b = Broker::start(CONFIG);
+    let rss_before = b.rss_kib();
+    let mut encoded = bytes::BytesMut::new();
+    connect_packet(V4, "loris", 0)
+        .encode(V4, &mut encoded)
+        .unwrap();
+    // Each sends the first bytes of a CONNECT announcing a full-size body
+    // (header 0x10, Remaining Length 1000), then stalls: the broker may
+    // buffer at most what arrived, and must drop them all at the connect
+    // timeout.
+    let mut conns = Vec::new();
+    for _ in 0..10 {
+        for _ in 0..100 {
+            let mut s = TcpStream::connect(("127.0.0.1", b.port)).expect("connect");
+            s.write_all(&[0x10, 0xe8, 0x07, 0x00, 0x04, b'M', b'Q'])
+                .unwrap();
+            conns.push(s);
+        }
+    }
+    if let (Some(before), Some(after)) = (rss_before, b.rss_kib()) {
+        println!("1000 stalled CONNECTs: broker RSS {before} KiB -> {after} KiB");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for s in &mut conns {
+        let left = deadline.saturating_duration_since(Instant::now());
+        s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        let mut buf = [0u8; 16];
+        // EOF (or a reset): closed without an answer. A timeout is not.
+        match std::io::Read::read(s, &mut buf) {
+            Ok(0) => {}
+            Err(e) if !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            other => panic!("a stalled CONNECT was not cut: {other:?}"),
+        }
+    }
+    assert!(b.alive());
+    assert_serving(b.port);
 }
