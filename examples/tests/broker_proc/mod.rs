@@ -13,6 +13,13 @@ use bytes::BytesMut;
 use mqtt_codec::{Packet, ProtocolVersion, StreamDecoder, MAX_PACKET_SIZE};
 use testkit::peers::{free_tcp_port, TempDir};
 
+/// The m2m-broker to test: `M2M_BROKER_BIN` if set (a copy taken right
+/// after the build, since worktrees sharing a target directory overwrite
+/// `target/debug/m2m-broker`), else the one cargo built for this test.
+fn binary() -> std::ffi::OsString {
+    std::env::var_os("M2M_BROKER_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_m2m-broker").into())
+}
+
 /// m2m-broker on 127.0.0.1 with a free port, killed on drop.
 pub struct Broker {
     pub child: Child,
@@ -30,7 +37,7 @@ impl Broker {
         std::fs::write(&conf, config).expect("write the config");
         for _ in 0..5 {
             let port = free_tcp_port();
-            let mut child = Command::new(env!("CARGO_BIN_EXE_m2m-broker"))
+            let mut child = Command::new(binary())
                 .arg("-c")
                 .arg(&conf)
                 .args(["-p", &port.to_string()])
