@@ -23,12 +23,18 @@ use testkit::peers::{find_binary, missing, python_with};
 /// Runs `scenario` of `paho_scenarios.py` against `b` and returns its
 /// stdout lines (without the final "done"), or `None` when paho is missing.
 fn paho(b: &Broker, scenario: &str) -> Option<Vec<String>> {
+    paho_with(b, scenario, &[])
+}
+
+/// As [`paho`], with more arguments for the script.
+fn paho_with(b: &Broker, scenario: &str, extra: &[String]) -> Option<Vec<String>> {
     let python = python_with(&["paho.mqtt.client"])
         .or_else(|| missing("python3 with paho-mqtt (PyPI paho-mqtt 2.x)"))?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/paho_scenarios.py");
     let mut child = Command::new(python)
         .arg(script)
         .args([scenario, &b.port.to_string()])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -290,6 +296,66 @@ fn paho_v5_incoming_topic_alias() {
         "topic_alias_in",
         &["topics [('ta/long/topic', '1'), ('ta/long/topic', '2')]"],
     );
+}
+
+#[test]
+fn paho_will_on_keep_alive_timeout() {
+    let b = Broker::start("");
+    check(&b, "keep_alive_timeout", &["will ['silent']"]);
+}
+
+#[test]
+fn paho_v5_will_properties_are_passed_on() {
+    let b = Broker::start("");
+    check(
+        &b,
+        "will_properties",
+        &["will props text/plain 1 wp/answer 7 [('why', 'test')] True"],
+    );
+}
+
+#[test]
+fn paho_offline_queue_limit_drops_newer_messages() {
+    let b = Broker::start("max_queued_messages = 3\n");
+    check(&b, "queue_limit", &["delivered ['0', '1', '2']"]);
+}
+
+#[test]
+fn paho_v5_redelivery_after_reconnect_publish_with_dup_or_pubrel() {
+    let b = Broker::start("");
+    check(
+        &b,
+        "redelivery_dup",
+        &[
+            "qos 1 q1 False q1 True same id True more []",
+            "qos 2 q2 ['Received PUBREL (Mid: 1)'] more []",
+        ],
+    );
+}
+
+#[test]
+fn paho_v5_retained_message_expiry() {
+    let b = Broker::start("");
+    check(&b, "retained_expiry", &["retained ['l'] True"]);
+}
+
+#[test]
+fn paho_graceful_shutdown_sends_0x8b_to_v5_and_closes_v311() {
+    let b = Broker::start("");
+    let Some(got) = paho_with(&b, "shutdown", &[b.child.id().to_string()]) else {
+        return;
+    };
+    assert_eq!(got, ["v5 disconnect 139", "v3.1.1 closed"]);
+}
+
+#[test]
+fn paho_v5_over_the_ipv6_loopback_listener() {
+    let b = Broker::start("");
+    if std::net::TcpStream::connect(("::1", b.port)).is_err() {
+        eprintln!("skipping: no IPv6 loopback on this machine");
+        return;
+    }
+    check(&b, "ipv6_listener", &["ipv6 subscriber got over ipv4"]);
 }
 
 // ---- mosquitto_pub / mosquitto_sub ----

@@ -38,6 +38,8 @@ class C:
                  expect_ok=True):
         self.msgs = queue.Queue()
         self.events = queue.Queue()
+        # paho's packet log ("Received PUBREL (Mid: 1)"...).
+        self.log = []
         proto = mqtt.MQTTv5 if v5 else mqtt.MQTTv311
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid,
                              protocol=proto, clean_session=None if v5 else clean,
@@ -50,6 +52,7 @@ class C:
         self.c.on_unsubscribe = lambda c, u, mid, rcs, p: self.events.put(
             ("unsuback", [r.value for r in rcs]))
         self.c.on_message = lambda c, u, m: self.msgs.put(m)
+        self.c.on_log = lambda c, u, level, line: self.log.append(line)
         if will is not None:
             topic, payload, wprops = will
             self.c.will_set(topic, payload, qos=1, properties=wprops)
@@ -391,11 +394,109 @@ def topic_alias_in():
     out("topics", [(m.topic, m.payload.decode()) for m in s.get(2)])
 
 
+def keep_alive_timeout():
+    watch = C("ka-watch")
+    watch.sub("ka/#")
+    c = C("ka", keepalive=1, will=("ka/will", b"silent", None))
+    # The network thread stops: the socket stays open, no PINGREQ goes out.
+    c.c.loop_stop()
+    out("will", payloads(watch.get(1)))
+
+
+def will_properties():
+    watch = C("wp-watch")
+    watch.sub("wp/#")
+    wprops = props(PacketTypes.WILLMESSAGE, ContentType="text/plain", PayloadFormatIndicator=1,
+                   ResponseTopic="wp/answer", CorrelationData=b"7", UserProperty=[("why", "test")],
+                   MessageExpiryInterval=60)
+    c = C("wp", will=("wp/will", b"bye", wprops))
+    c.abort()
+    m = watch.get(1)[0].properties
+    out("will props", m.ContentType, m.PayloadFormatIndicator, m.ResponseTopic, m.CorrelationData.decode(),
+        m.UserProperty, 1 <= m.MessageExpiryInterval <= 60)
+
+
+def queue_limit():
+    sess = props(PacketTypes.CONNECT, SessionExpiryInterval=60)
+    s = C("ql-sub", connect_props=sess)
+    s.sub("ql/t")
+    s.close()
+    pub = C("ql-pub")
+    for i in range(6):
+        pub.pub("ql/t", str(i).encode())
+    s = C("ql-sub", clean=False, connect_props=sess)
+    out("delivered", payloads(s.get(3) + s.quiet()))
+
+
+def redelivery_dup():
+    sess = props(PacketTypes.CONNECT, SessionExpiryInterval=60)
+    # QoS 1, not acknowledged when the connection breaks: PUBLISH again with DUP.
+    s = C("rd-sub1", manual_ack=True, connect_props=sess)
+    s.sub("rd/t", qos=1)
+    C("rd-pub1").pub("rd/t", b"q1", qos=1)
+    first = s.get(1)[0]
+    s.abort()
+    s = C("rd-sub1", clean=False, manual_ack=True, connect_props=sess)
+    again = s.get(1)[0]
+    s.c.ack(again.mid, again.qos)
+    out("qos 1", first.payload.decode(), first.dup, again.payload.decode(), again.dup,
+        "same id", first.mid == again.mid, "more", payloads(s.quiet()))
+    # QoS 2 received (PUBREC sent) but not completed (paho holds PUBCOMP
+    # until the application acknowledges): PUBREL again, not the message.
+    s = C("rd-sub2", manual_ack=True, connect_props=sess)
+    s.sub("rd/t2", qos=2)
+    C("rd-pub2").pub("rd/t2", b"q2", qos=2)
+    first = s.get(1)[0]
+    s.abort()
+    s = C("rd-sub2", clean=False, manual_ack=True, connect_props=sess)
+    time.sleep(0.5)
+    resent = [l for l in s.log if l.startswith("Received PUB")]
+    out("qos 2", first.payload.decode(), resent, "more", payloads(s.quiet()))
+
+
+def retained_expiry():
+    pub = C("rx-pub")
+    pub.pub("rx/short", b"s", retain=True, pub_props=props(PacketTypes.PUBLISH, MessageExpiryInterval=1))
+    pub.pub("rx/long", b"l", retain=True, pub_props=props(PacketTypes.PUBLISH, MessageExpiryInterval=60))
+    time.sleep(2.5)
+    s = C("rx-sub")
+    s.sub("rx/#")
+    got = s.get(1) + s.quiet()
+    out("retained", payloads(got), 1 <= got[0].properties.MessageExpiryInterval < 60)
+
+
+def shutdown():
+    import os
+    import signal
+    c5 = C("sd5")
+    c4 = C("sd4", v5=False)
+    os.kill(int(sys.argv[3]), signal.SIGINT)
+    out("v5 disconnect", c5.wait("disconnect")[1])
+    # 3.1.1 has no DISCONNECT from the server: the connection just closes.
+    c4.wait("disconnect")
+    out("v3.1.1 closed")
+
+
+def ipv6_listener():
+    global PORT
+    s = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="v6", protocol=mqtt.MQTTv5)
+    got = queue.Queue()
+    s.on_message = lambda c, u, m: got.put(m)
+    s.connect("::1", PORT)
+    s.loop_start()
+    s.subscribe("v6/t", qos=1)
+    time.sleep(0.3)
+    C("v6-pub").pub("v6/t", b"over ipv4")
+    out("ipv6 subscriber got", got.get(timeout=10).payload.decode())
+
+
 SCENARIOS = {f.__name__: f for f in [
     takeover, session_expiry, will_delay, retain_handling, no_local, retain_as_published,
     subscription_identifiers, shared, message_expiry, properties_forwarded, request_response,
     maximum_packet_size, receive_maximum, assigned_client_identifier, server_keep_alive,
     sys_topics, authentication, overlapping_and_downgrade, unsubscribe, topic_alias_in,
+    keep_alive_timeout, will_properties, queue_limit, redelivery_dup, retained_expiry, shutdown,
+    ipv6_listener,
 ]}
 
 if __name__ == "__main__":
