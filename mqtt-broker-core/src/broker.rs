@@ -102,6 +102,9 @@ pub struct Broker {
     timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
+    /// Flows of a resumed session not yet resent because the client's
+    /// Receive Maximum had no room (MQTT 5.0 §4.9), by client, in order.
+    pub(crate) resends: HashMap<Arc<str>, VecDeque<u16>>,
 }
 
 impl core::fmt::Debug for Broker {
@@ -140,6 +143,7 @@ impl Broker {
             timers: BinaryHeap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            resends: HashMap::new(),
         }
     }
 
@@ -506,6 +510,7 @@ impl Broker {
     /// Removes a session and its subscriptions; a will still waiting for its
     /// delay is published now (MQTT 5.0 §3.1.3.2.2).
     pub(crate) fn end_session(&mut self, now: Instant, id: &Arc<str>) {
+        self.resends.remove(id);
         let Some(client) = self.clients.remove(id) else {
             return;
         };

@@ -381,6 +381,7 @@ impl Broker {
     /// Message Expiry Interval passed while it waited is dropped; the others
     /// carry the time left (MQTT 5.0 §3.3.2.3.3).
     pub(crate) fn flush(&mut self, now: Instant, id: &Arc<str>) {
+        self.resend_waiting(id);
         let Some(client) = self.clients.get_mut(id) else {
             return;
         };
@@ -411,6 +412,43 @@ impl Broker {
         }
         for p in out {
             self.send(conn, &Packet::Publish(p));
+        }
+    }
+}
+
+impl Broker {
+    /// Resends flows of a resumed session that waited for room in the
+    /// client's Receive Maximum: PUBLISH with DUP, or PUBREL.
+    fn resend_waiting(&mut self, id: &Arc<str>) {
+        let (Some(waiting), Some(client)) = (self.resends.get_mut(id), self.clients.get(id)) else {
+            return;
+        };
+        let Some(conn) = client.conn else {
+            return;
+        };
+        let window = usize::from(client.session.window());
+        let mut out = Vec::new();
+        // Bounded: each turn takes an identifier off the list.
+        while client.session.inflight_len().saturating_sub(waiting.len()) < window {
+            let Some(pid) = waiting.pop_front() else {
+                break;
+            };
+            match client.session.state(pid) {
+                Some(OutState::AwaitPubAck(p) | OutState::AwaitPubRec(p)) => {
+                    let mut p = p.clone();
+                    p.dup = true;
+                    out.push(Packet::Publish(p));
+                }
+                Some(OutState::AwaitPubComp) => out.push(Packet::PubRel(Ack::new(pid))),
+                // Acknowledged meanwhile.
+                _ => {}
+            }
+        }
+        if waiting.is_empty() {
+            self.resends.remove(id);
+        }
+        for p in out {
+            self.send(conn, &p);
         }
     }
 }

@@ -13,6 +13,8 @@
 //! - a QoS 2 message reaches the application at most once;
 //! - Session Present matches the model at every CONNECT, with 5.0 sessions
 //!   expiring after their Session Expiry Interval in virtual time;
+//! - no 5.0 client ever has more unacknowledged QoS 1/2 PUBLISHes than
+//!   its (random, small) Receive Maximum, across reconnects too;
 //! - at the end, the retained store holds exactly the model's messages.
 //!
 //! Clients are `sim::ClientModel`s: they resend and release as a real
@@ -44,6 +46,8 @@ enum Op {
         c: usize,
         clean_start: bool,
         persistent: bool,
+        /// Receive Maximum of a 5.0 client (it may change between connections).
+        receive_maximum: Option<u16>,
     },
     Disconnect {
         c: usize,
@@ -78,7 +82,9 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     let c = 0..CLIENTS;
     prop_oneof![
-        2 => (c.clone(), any::<bool>(), any::<bool>()).prop_map(|(c, clean_start, persistent)| Op::Connect { c, clean_start, persistent }),
+        2 => (c.clone(), any::<bool>(), any::<bool>(), proptest::option::of(1u16..4)).prop_map(
+            |(c, clean_start, persistent, receive_maximum)| Op::Connect { c, clean_start, persistent, receive_maximum }
+        ),
         1 => (c.clone(), any::<bool>()).prop_map(|(c, abrupt)| Op::Disconnect { c, abrupt }),
         2 => (c.clone(), 0..FILTERS.len(), 0u8..3).prop_map(|(c, filter, qos)| Op::Subscribe { c, filter, qos }),
         1 => (c.clone(), 0..FILTERS.len()).prop_map(|(c, filter)| Op::Unsubscribe { c, filter }),
@@ -237,13 +243,17 @@ fn payload_id(p: &Publish) -> Option<u32> {
 }
 
 impl World {
-    fn new(versions: &[ProtocolVersion]) -> Self {
+    fn new(versions: &[(ProtocolVersion, Option<u16>)]) -> Self {
         let mut config = Config::default();
         config.sys_interval_secs = 0;
         let clients = versions
             .iter()
             .enumerate()
-            .map(|(i, v)| ClientModel::new(&format!("c{i}"), *v))
+            .map(|(i, (v, rm))| {
+                let mut c = ClientModel::new(&format!("c{i}"), *v);
+                c.receive_maximum = *rm;
+                c
+            })
             .collect();
         let mut model = Model::default();
         model.clients.resize_with(versions.len(), MClient::default);
@@ -293,7 +303,9 @@ impl World {
                 c,
                 clean_start,
                 persistent,
+                receive_maximum,
             } => {
+                self.clients[c].receive_maximum = receive_maximum;
                 let v = self.clients[c].version;
                 let clean = if v.is_v5() { clean_start } else { !persistent };
                 if let Some(old) = self.clients[c].conn.take() {
@@ -435,10 +447,12 @@ impl World {
                 .as_ref()
                 .is_some_and(|s| s.persistent);
             if self.clients[c].conn.is_none() && keeps {
+                let receive_maximum = self.clients[c].receive_maximum;
                 self.apply(&Op::Connect {
                     c,
                     clean_start: false,
                     persistent: true,
+                    receive_maximum,
                 })?;
             }
         }
@@ -514,6 +528,7 @@ impl World {
             }
         }
         prop_assert_eq!(self.net.b.stats().protocol_errors, 0);
+        prop_assert!(self.net.violations.is_empty(), "{:?}", self.net.violations);
 
         // The retained store, as a new subscriber to `#` sees it.
         let mut probe = ClientModel::new("probe", ProtocolVersion::V5);
@@ -551,12 +566,13 @@ proptest! {
 
     #[test]
     fn random_sessions_agree_with_the_reference_model(
-        versions in proptest::collection::vec(version(), CLIENTS),
+        versions in proptest::collection::vec((version(), proptest::option::of(1u16..4)), CLIENTS),
         ops in proptest::collection::vec(op(), 1..80),
     ) {
         let mut w = World::new(&versions);
         for c in 0..CLIENTS {
-            w.apply(&Op::Connect { c, clean_start: true, persistent: c != 0 })?;
+            let receive_maximum = w.clients[c].receive_maximum;
+            w.apply(&Op::Connect { c, clean_start: true, persistent: c != 0, receive_maximum })?;
         }
         for op in &ops {
             w.apply(op)?;

@@ -5,7 +5,7 @@
 //! duplicates as an application would see them (MQTT 5.0 §4.3.3, method B).
 #![allow(dead_code, unreachable_pub, clippy::disallowed_methods)] // the test is the clock
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -24,6 +24,13 @@ pub struct Net {
     inbox: BTreeMap<ConnId, VecDeque<Packet>>,
     /// Connections the broker closed, with the reason.
     pub closed: BTreeMap<ConnId, ReasonCode>,
+    /// The Receive Maximum each 5.0 connection announced.
+    receive_maximum: BTreeMap<ConnId, usize>,
+    /// QoS 1/2 PUBLISHes the broker sent on each connection and the client
+    /// has not acknowledged (PUBACK, PUBCOMP, or PUBREC with an error).
+    unacked: BTreeMap<ConnId, BTreeSet<u16>>,
+    /// Broken rules seen on the wire (MQTT 5.0 §4.9 Receive Maximum).
+    pub violations: Vec<String>,
 }
 
 impl Net {
@@ -34,6 +41,9 @@ impl Net {
             versions: BTreeMap::new(),
             inbox: BTreeMap::new(),
             closed: BTreeMap::new(),
+            receive_maximum: BTreeMap::new(),
+            unacked: BTreeMap::new(),
+            violations: Vec::new(),
         }
     }
 
@@ -46,6 +56,20 @@ impl Net {
 
     /// Hands `p` to the broker and collects what it writes.
     pub fn send(&mut self, c: ConnId, p: Packet) {
+        match &p {
+            Packet::Connect(x) => {
+                if let Some(m) = x.properties.receive_maximum {
+                    self.receive_maximum.insert(c, usize::from(m));
+                }
+            }
+            Packet::PubAck(a) | Packet::PubComp(a) => {
+                self.unacked.entry(c).or_default().remove(&a.packet_id);
+            }
+            Packet::PubRec(a) if a.reason_code.is_error() => {
+                self.unacked.entry(c).or_default().remove(&a.packet_id);
+            }
+            _ => {}
+        }
         self.b.handle_packet(self.now, c, p);
         self.pump();
     }
@@ -75,6 +99,20 @@ impl Net {
             let mut buf = BytesMut::from(&t.payload[..]);
             // Bounded: each turn consumes a whole packet.
             while let Some(p) = d.decode(&mut buf).expect("the broker writes valid packets") {
+                if let Packet::Publish(x) = &p {
+                    if x.qos != QoS::AtMostOnce {
+                        let unacked = self.unacked.entry(t.conn).or_default();
+                        unacked.insert(x.packet_id);
+                        let max = self.receive_maximum.get(&t.conn).copied();
+                        if max.is_some_and(|m| unacked.len() > m) {
+                            self.violations.push(format!(
+                                "{:?}: {} PUBLISHes unacknowledged, Receive Maximum {max:?}",
+                                t.conn,
+                                unacked.len()
+                            ));
+                        }
+                    }
+                }
                 self.inbox.entry(t.conn).or_default().push_back(p);
             }
             assert!(buf.is_empty(), "a transmit ends with a partial packet");
@@ -148,6 +186,8 @@ pub struct ClientModel {
     pub got: Vec<Got>,
     /// Packets that were not expected by the model (wrong acks...).
     pub oddities: Vec<String>,
+    /// Receive Maximum announced in 5.0 CONNECTs.
+    pub receive_maximum: Option<u16>,
 }
 
 impl ClientModel {
@@ -159,6 +199,7 @@ impl ClientModel {
             session: Session::new(20),
             got: Vec::new(),
             oddities: Vec::new(),
+            receive_maximum: None,
         }
     }
 
@@ -172,7 +213,11 @@ impl ClientModel {
         persistent: bool,
     ) -> (bool, Vec<Packet>) {
         let c = net.open(self.version);
-        net.send(c, connect(self.version, &self.id, clean_start, persistent));
+        let mut p = connect(self.version, &self.id, clean_start, persistent);
+        if let (Packet::Connect(x), true) = (&mut p, self.version.is_v5()) {
+            x.properties.receive_maximum = self.receive_maximum;
+        }
+        net.send(c, p);
         let Some(Packet::ConnAck(ack)) = net.next(c) else {
             panic!("{}: no CONNACK first", self.id);
         };
