@@ -11,6 +11,8 @@
 //! - nothing is received that was not owed or allowed, at the QoS the model
 //!   computes (the highest matching subscription, capped by the message);
 //! - a QoS 2 message reaches the application at most once;
+//! - QoS 1/2 messages of one publisher on one topic first arrive in the
+//!   order they were published (MQTT 5.0 §4.6);
 //! - Session Present matches the model at every CONNECT, with 5.0 sessions
 //!   expiring after their Session Expiry Interval in virtual time;
 //! - no 5.0 client ever has more unacknowledged QoS 1/2 PUBLISHes than
@@ -157,6 +159,11 @@ struct Model {
     retained: BTreeMap<&'static str, (u32, QoS)>,
     /// Topic of each message number.
     topic_of: BTreeMap<u32, String>,
+    /// Publisher of each message number (for the ordering rule).
+    publisher_of: BTreeMap<u32, usize>,
+    /// QoS 1 messages forwarded a second time (a publisher's DUP resend):
+    /// their copies may come in any order.
+    rerouted: BTreeSet<u32>,
     /// Seconds since the start.
     now: u64,
 }
@@ -170,7 +177,15 @@ impl Model {
     }
 
     /// A message reached the broker from a client (first transmission).
-    fn route(&mut self, id: u32, topic: &str, q: QoS, retain: bool, payload_empty: bool) {
+    fn route(
+        &mut self,
+        from: usize,
+        id: u32,
+        topic: &str,
+        q: QoS,
+        retain: bool,
+        payload_empty: bool,
+    ) {
         if retain {
             let t = TOPICS.iter().find(|t| **t == topic).expect("known topic");
             if payload_empty {
@@ -184,6 +199,7 @@ impl Model {
             return;
         }
         self.topic_of.insert(id, topic.to_owned());
+        self.publisher_of.insert(id, from);
         for m in &mut self.clients {
             let Some(s) = &m.session else { continue };
             let best = s
@@ -204,6 +220,7 @@ impl Model {
     /// A QoS 1 message resent with DUP is forwarded again: allowed (not
     /// owed) to whoever matches now.
     fn reroute(&mut self, id: u32, topic: &str, q: QoS, retain: bool, payload_empty: bool) {
+        self.rerouted.insert(id);
         if retain {
             let t = TOPICS.iter().find(|t| **t == topic).expect("known topic");
             if payload_empty {
@@ -275,7 +292,7 @@ impl World {
                 // Deletes carry no number: the topic says what they delete.
                 let id = payload_id(x).unwrap_or(0);
                 if !x.dup {
-                    self.model.route(id, &x.topic, x.qos, x.retain, empty);
+                    self.model.route(c, id, &x.topic, x.qos, x.retain, empty);
                 } else if x.qos == QoS::AtLeastOnce {
                     self.model.reroute(id, &x.topic, x.qos, x.retain, empty);
                 }
@@ -501,6 +518,34 @@ impl World {
                 if g.to_app {
                     *app.entry(key).or_default() += 1;
                 }
+            }
+            // Ordered topics (MQTT 5.0 §4.6): QoS 1/2 messages of one
+            // publisher on one topic first reach the application in the
+            // order they were published (numbers grow with time).
+            let mut last: BTreeMap<(usize, &str), u32> = BTreeMap::new();
+            let mut seen: BTreeSet<u32> = BTreeSet::new();
+            for g in client.got.iter().filter(|g| g.to_app && !g.publish.retain) {
+                let Some(id) = payload_id(&g.publish) else {
+                    continue;
+                };
+                let reliable = m
+                    .allowed
+                    .get(&(id, false))
+                    .is_some_and(|qs| qs.iter().all(|q| *q != QoS::AtMostOnce));
+                if !seen.insert(id) || !reliable || self.model.rerouted.contains(&id) {
+                    continue;
+                }
+                let from = self.model.publisher_of[&id];
+                let prev = last.insert((from, g.publish.topic.as_str()), id);
+                prop_assert!(
+                    prev.is_none_or(|p| p < id),
+                    "c{}: message {} from c{} on {:?} arrived after {:?}",
+                    c,
+                    id,
+                    from,
+                    g.publish.topic.as_str(),
+                    prev
+                );
             }
             for key in &m.owed {
                 prop_assert!(
