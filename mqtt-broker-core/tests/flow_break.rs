@@ -2,7 +2,7 @@
 //!
 //! The matrix is generated: MQTT 3.1, 3.1.1 and 5.0 × client→broker
 //! (a persistent publisher) and broker→subscriber (a persistent
-//! subscriber) × QoS 1 and 2 × each break point of the flow (before the
+//! subscriber; in 5.0 also through a shared subscription) × QoS 1 and 2 × each break point of the flow (before the
 //! PUBLISH, each packet lost in flight, after the last one) × the way the
 //! connection breaks (the TCP connection is lost, or the client takes its
 //! session over from a new connection while the old one still looks alive).
@@ -32,6 +32,9 @@ enum Dir {
     ClientToBroker,
     /// The broker delivers to a persistent subscriber.
     BrokerToSubscriber,
+    /// The same through a shared subscription `$share/g/t` (5.0 only), the
+    /// group's one member.
+    BrokerToSharedSubscriber,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +84,7 @@ impl Cell {
         let d = match self.dir {
             Dir::ClientToBroker => "client->broker",
             Dir::BrokerToSubscriber => "broker->subscriber",
+            Dir::BrokerToSharedSubscriber => "broker->$share subscriber",
         };
         let steps = flow(self.qos);
         let s = match self.stop {
@@ -103,7 +107,16 @@ fn matrix() -> Vec<Cell> {
         ProtocolVersion::V3_1_1,
         ProtocolVersion::V5,
     ] {
-        for dir in [Dir::ClientToBroker, Dir::BrokerToSubscriber] {
+        let dirs: &[Dir] = if version.is_v5() {
+            &[
+                Dir::ClientToBroker,
+                Dir::BrokerToSubscriber,
+                Dir::BrokerToSharedSubscriber,
+            ]
+        } else {
+            &[Dir::ClientToBroker, Dir::BrokerToSubscriber]
+        };
+        for &dir in dirs {
             for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce] {
                 let n = flow(qos).len();
                 let stops = std::iter::once(Stop::BeforePublish)
@@ -139,7 +152,11 @@ fn message(payload: &'static [u8], qos: QoS) -> Publish {
 }
 
 fn subscribe(net: &mut Net, c: &mut ClientModel, qos: QoS) {
-    let s = Subscription::new(Utf8String::from_static("t"), qos);
+    subscribe_to(net, c, "t", qos);
+}
+
+fn subscribe_to(net: &mut Net, c: &mut ClientModel, filter: &'static str, qos: QoS) {
+    let s = Subscription::new(Utf8String::from_static(filter), qos);
     let conn = c.conn.expect("connected");
     net.send(conn, Packet::Subscribe(Subscribe::new(1, vec![s])));
     c.settle(net);
@@ -181,7 +198,7 @@ fn break_and_reconnect(
 fn run(cell: Cell) -> Result<(), String> {
     match cell.dir {
         Dir::ClientToBroker => client_to_broker(cell),
-        Dir::BrokerToSubscriber => broker_to_subscriber(cell),
+        Dir::BrokerToSubscriber | Dir::BrokerToSharedSubscriber => broker_to_subscriber(cell),
     }
 }
 
@@ -308,7 +325,12 @@ fn broker_to_subscriber(cell: Cell) -> Result<(), String> {
     let mut net = Net::new(Config::default());
     let mut s = ClientModel::new("sub", cell.version);
     s.connect(&mut net, true, true);
-    subscribe(&mut net, &mut s, cell.qos);
+    let filter = if cell.dir == Dir::BrokerToSharedSubscriber {
+        "$share/g/t"
+    } else {
+        "t"
+    };
+    subscribe_to(&mut net, &mut s, filter, cell.qos);
     let mut p = ClientModel::new("pub", ProtocolVersion::V5);
     p.connect(&mut net, true, false);
     let n = flow(cell.qos).len();
@@ -468,8 +490,9 @@ fn every_qos_flow_survives_a_break_at_every_step() {
         cells.len(),
         failures.join("\n")
     );
-    // 3 versions x 2 directions x (4 + 6 break points of QoS 1 and 2) x 2 ways to break.
-    assert_eq!(cells.len(), 3 * 2 * (4 + 6) * 2);
+    // (3 versions x 2 directions + 5.0 shared) x (4 + 6 break points of
+    // QoS 1 and 2) x 2 ways to break.
+    assert_eq!(cells.len(), (3 * 2 + 1) * (4 + 6) * 2);
 }
 
 /// A 5.0 subscriber with five QoS 1 messages in flight reconnects with a
