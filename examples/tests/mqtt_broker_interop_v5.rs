@@ -609,3 +609,41 @@ fn mosquitto_sys_version_and_no_dollar_for_hash() {
     let rest = hash.quiet(Duration::from_millis(1500));
     assert!(rest.iter().all(|l| !l.starts_with('$')), "{rest:?}");
 }
+
+#[test]
+fn mosquitto_pub_and_the_broker_maximum_packet_size() {
+    let Some((sub_bin, pub_bin)) = mosquitto_pair() else {
+        return;
+    };
+    let b = Broker::start("max_packet_size = 1024\n");
+    let sub = Sub::start(&sub_bin, b.port, &["-V", "5", "-t", "big/#", "-v"]);
+    let big = "x".repeat(2000);
+    // 3.1.1 has no Maximum Packet Size: the broker closes the connection
+    // and mosquitto_pub reports it lost.
+    let mut child = Command::new(&pub_bin)
+        .args(["-h", "127.0.0.1", "-p", &b.port.to_string()])
+        .args(["-V", "mqttv311", "-q", "1", "-t", "big/x", "-m", &big])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run mosquitto_pub");
+    let status = wait_bounded(&mut child, Duration::from_secs(20));
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "3.1.1 oversize publish: {status:?}"
+    );
+    // A 5.0 client learns the limit from CONNACK and does not send it.
+    mosq_pub(
+        &pub_bin,
+        b.port,
+        &["-V", "5", "-q", "1", "-t", "big/y", "-m", &big],
+    );
+    mosq_pub(
+        &pub_bin,
+        b.port,
+        &["-V", "5", "-q", "1", "-t", "big/z", "-m", "fits"],
+    );
+    assert_eq!(sub.wait_for("fits"), "big/z fits");
+    let rest = sub.quiet(Duration::from_millis(300));
+    assert!(rest.iter().all(|l| !l.contains(&big)), "{rest:?}");
+}
