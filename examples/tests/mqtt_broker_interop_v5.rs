@@ -275,8 +275,8 @@ fn paho_overlapping_subscriptions_and_qos_downgrade_311_and_5() {
         &b,
         "overlapping_and_downgrade",
         &[
-            "v3.1.1 [('ov/a', 2), ('low/a', 0)]",
-            "v5 [('ov/a', 2), ('low/a', 0)]",
+            "v3.1.1 [('low/a', 0), ('ov/a', 2)]",
+            "v5 [('low/a', 0), ('ov/a', 2)]",
         ],
     );
 }
