@@ -1,5 +1,6 @@
 //! Property test: random sequences of connects (clean or persistent, and
-//! takeovers), subscribes and unsubscribes with wildcards, publishes at
+//! takeovers), subscribes (with No Local for 5.0 clients) and unsubscribes
+//! with wildcards, publishes at
 //! QoS 0, 1 and 2 (retained or not, and retained deletes), normal and
 //! abrupt disconnects, and clients that read their socket only now and then,
 //! across three clients of random protocol versions; checked against a
@@ -59,6 +60,8 @@ enum Op {
         c: usize,
         filter: usize,
         qos: u8,
+        /// No Local (5.0 clients only).
+        no_local: bool,
     },
     Unsubscribe {
         c: usize,
@@ -88,7 +91,8 @@ fn op() -> impl Strategy<Value = Op> {
             |(c, clean_start, persistent, receive_maximum)| Op::Connect { c, clean_start, persistent, receive_maximum }
         ),
         1 => (c.clone(), any::<bool>()).prop_map(|(c, abrupt)| Op::Disconnect { c, abrupt }),
-        2 => (c.clone(), 0..FILTERS.len(), 0u8..3).prop_map(|(c, filter, qos)| Op::Subscribe { c, filter, qos }),
+        2 => (c.clone(), 0..FILTERS.len(), 0u8..3, proptest::bool::weighted(0.25))
+            .prop_map(|(c, filter, qos, no_local)| Op::Subscribe { c, filter, qos, no_local }),
         1 => (c.clone(), 0..FILTERS.len()).prop_map(|(c, filter)| Op::Unsubscribe { c, filter }),
         4 => (c.clone(), 0..TOPICS.len(), 0u8..3, any::<bool>(), proptest::bool::weighted(0.15))
             .prop_map(|(c, topic, qos, retain, delete)| Op::Publish { c, topic, qos, retain, delete }),
@@ -128,13 +132,24 @@ fn matches(filter: &str, topic: &str) -> bool {
     }
 }
 
+/// The highest QoS of `s`'s subscriptions matching `topic`; those with No
+/// Local do not count for the client's own messages.
+fn best_qos(s: &MSession, topic: &str, own: bool) -> Option<QoS> {
+    s.subs
+        .iter()
+        .filter(|(f, (_, no_local))| matches(f, topic) && !(own && *no_local))
+        .map(|(_, (q, _))| *q)
+        .max()
+}
+
 /// A message as the model knows it: its number, and whether the copy came
 /// from the retained store (retain flag set) or was forwarded live.
 type Key = (u32, bool);
 
 #[derive(Debug, Default)]
 struct MSession {
-    subs: BTreeMap<String, QoS>,
+    /// Filter → (QoS, No Local).
+    subs: BTreeMap<String, (QoS, bool)>,
     persistent: bool,
 }
 
@@ -200,14 +215,9 @@ impl Model {
         }
         self.topic_of.insert(id, topic.to_owned());
         self.publisher_of.insert(id, from);
-        for m in &mut self.clients {
+        for (i, m) in self.clients.iter_mut().enumerate() {
             let Some(s) = &m.session else { continue };
-            let best = s
-                .subs
-                .iter()
-                .filter(|(f, _)| matches(f, topic))
-                .map(|(_, q)| *q)
-                .max();
+            let best = best_qos(s, topic, i == from);
             let Some(best) = best else { continue };
             let eff = q.min(best);
             m.allowed.entry((id, false)).or_default().insert(eff);
@@ -219,7 +229,15 @@ impl Model {
 
     /// A QoS 1 message resent with DUP is forwarded again: allowed (not
     /// owed) to whoever matches now.
-    fn reroute(&mut self, id: u32, topic: &str, q: QoS, retain: bool, payload_empty: bool) {
+    fn reroute(
+        &mut self,
+        from: usize,
+        id: u32,
+        topic: &str,
+        q: QoS,
+        retain: bool,
+        payload_empty: bool,
+    ) {
         self.rerouted.insert(id);
         if retain {
             let t = TOPICS.iter().find(|t| **t == topic).expect("known topic");
@@ -229,15 +247,9 @@ impl Model {
                 self.retained.insert(t, (id, q));
             }
         }
-        for m in &mut self.clients {
+        for (i, m) in self.clients.iter_mut().enumerate() {
             let Some(s) = &m.session else { continue };
-            if let Some(best) = s
-                .subs
-                .iter()
-                .filter(|(f, _)| matches(f, topic))
-                .map(|(_, q)| *q)
-                .max()
-            {
+            if let Some(best) = best_qos(s, topic, i == from) {
                 m.allowed
                     .entry((id, false))
                     .or_default()
@@ -294,7 +306,7 @@ impl World {
                 if !x.dup {
                     self.model.route(c, id, &x.topic, x.qos, x.retain, empty);
                 } else if x.qos == QoS::AtLeastOnce {
-                    self.model.reroute(id, &x.topic, x.qos, x.retain, empty);
+                    self.model.reroute(c, id, &x.topic, x.qos, x.retain, empty);
                 }
             }
             self.net.send(conn, p);
@@ -392,20 +404,27 @@ impl World {
                     }
                 }
             }
-            Op::Subscribe { c, filter, qos: q } => {
+            Op::Subscribe {
+                c,
+                filter,
+                qos: q,
+                no_local,
+            } => {
                 let Some(conn) = self.clients[c].conn else {
                     return Ok(());
                 };
                 let f = FILTERS[filter];
                 let q = qos(q);
-                let s = Subscription::new(Utf8String::from_static(f), q);
+                let no_local = no_local && self.clients[c].version.is_v5();
+                let mut s = Subscription::new(Utf8String::from_static(f), q);
+                s.options.no_local = no_local;
                 self.net
                     .send(conn, Packet::Subscribe(Subscribe::new(1, vec![s])));
                 let m = &mut self.model.clients[c];
                 m.session
                     .get_or_insert_with(MSession::default)
                     .subs
-                    .insert(f.to_owned(), q);
+                    .insert(f.to_owned(), (q, no_local));
                 // Retain Handling 0: the matching retained messages follow.
                 for (t, (id, rq)) in &self.model.retained {
                     if matches(f, t) {
