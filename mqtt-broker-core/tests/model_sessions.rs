@@ -1,8 +1,8 @@
 //! Property test: random sequences of connects (clean or persistent, and
 //! takeovers), subscribes (with No Local for 5.0 clients) and unsubscribes
 //! with wildcards, publishes at
-//! QoS 0, 1 and 2 (retained or not, and retained deletes), normal and
-//! abrupt disconnects, and clients that read their socket only now and then,
+//! QoS 0, 1 and 2 (retained or not, and retained deletes), wills, normal
+//! and abrupt disconnects, and clients that read their socket only now and then,
 //! across three clients of random protocol versions; checked against a
 //! simple reference model of sessions and the retained store:
 //!
@@ -33,14 +33,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 use mqtt_broker_core::Config;
 use mqtt_codec::{
-    Disconnect, Packet, ProtocolVersion, Publish, QoS, Subscribe, Subscription, Unsubscribe,
-    Utf8String,
+    Disconnect, LastWill, Packet, ProtocolVersion, Publish, QoS, Subscribe, Subscription,
+    Unsubscribe, Utf8String,
 };
 use proptest::prelude::*;
 use sim::{ClientModel, Net};
 
 const TOPICS: [&str; 4] = ["a", "a/b", "a/c", "b/b"];
-const FILTERS: [&str; 6] = ["a", "a/+", "a/#", "#", "+/b", "b/b"];
+const FILTERS: [&str; 7] = ["a", "a/+", "a/#", "#", "+/b", "b/b", "w/+"];
+/// Will topics: `w/<client>`.
+const WILL_TOPICS: [&str; CLIENTS] = ["w/0", "w/1", "w/2"];
 const CLIENTS: usize = 3;
 
 #[derive(Debug, Clone)]
@@ -51,6 +53,8 @@ enum Op {
         persistent: bool,
         /// Receive Maximum of a 5.0 client (it may change between connections).
         receive_maximum: Option<u16>,
+        /// A will at this QoS on `w/<client>` (no delay).
+        will: Option<u8>,
     },
     Disconnect {
         c: usize,
@@ -87,8 +91,8 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     let c = 0..CLIENTS;
     prop_oneof![
-        2 => (c.clone(), any::<bool>(), any::<bool>(), proptest::option::of(1u16..4)).prop_map(
-            |(c, clean_start, persistent, receive_maximum)| Op::Connect { c, clean_start, persistent, receive_maximum }
+        2 => (c.clone(), any::<bool>(), any::<bool>(), proptest::option::of(1u16..4), proptest::option::of(0u8..3)).prop_map(
+            |(c, clean_start, persistent, receive_maximum, will)| Op::Connect { c, clean_start, persistent, receive_maximum, will }
         ),
         1 => (c.clone(), any::<bool>()).prop_map(|(c, abrupt)| Op::Disconnect { c, abrupt }),
         2 => (c.clone(), 0..FILTERS.len(), 0u8..3, proptest::bool::weighted(0.25))
@@ -166,6 +170,8 @@ struct MClient {
     allowed: BTreeMap<Key, BTreeSet<QoS>>,
     /// When the connection ended (model seconds), for session expiry.
     offline_since: u64,
+    /// The will of the current connection: message number and QoS.
+    will: Option<(u32, QoS)>,
 }
 
 #[derive(Debug, Default)]
@@ -294,6 +300,14 @@ impl World {
         }
     }
 
+    /// The connection of `c` ended without DISCONNECT: its will, if any,
+    /// is published now, as if `c` had sent it.
+    fn will_goes_out(&mut self, c: usize) {
+        if let Some((id, q)) = self.model.clients[c].will.take() {
+            self.model.route(c, id, WILL_TOPICS[c], q, false, false);
+        }
+    }
+
     /// Client `c` writes `packets` to the broker; PUBLISHes update the model
     /// as the broker receives them.
     fn client_sends(&mut self, c: usize, packets: Vec<Packet>) {
@@ -333,13 +347,16 @@ impl World {
                 clean_start,
                 persistent,
                 receive_maximum,
+                will,
             } => {
                 self.clients[c].receive_maximum = receive_maximum;
                 let v = self.clients[c].version;
                 let clean = if v.is_v5() { clean_start } else { !persistent };
                 if let Some(old) = self.clients[c].conn.take() {
-                    // A takeover: the old connection is closed by the broker.
+                    // A takeover: the old connection is closed by the broker,
+                    // its will published (MQTT 5.0 §3.1.4).
                     self.net.discard(old);
+                    self.will_goes_out(c);
                     self.model.clients[c].online = false;
                     self.model.clients[c].offline_since = self.model.now;
                     if !self.model.clients[c]
@@ -357,6 +374,18 @@ impl World {
                     self.model.end_session(c);
                 }
                 let expect_present = self.model.clients[c].session.is_some();
+                self.clients[c].will = will.map(|q| {
+                    let id = self.next_msg;
+                    self.next_msg += 1;
+                    self.model.clients[c].will = Some((id, qos(q)));
+                    LastWill {
+                        topic: Utf8String::from_static(WILL_TOPICS[c]),
+                        payload: Bytes::copy_from_slice(&id.to_be_bytes()),
+                        qos: qos(q),
+                        retain: false,
+                        properties: mqtt_codec::Props::default(),
+                    }
+                });
                 let (present, resend) =
                     self.clients[c].connect(&mut self.net, clean_start, persistent);
                 if v != ProtocolVersion::V3_1 {
@@ -374,10 +403,13 @@ impl World {
                 };
                 if abrupt {
                     self.net.lose(conn);
+                    self.will_goes_out(c);
                 } else {
                     self.net
                         .send(conn, Packet::Disconnect(Disconnect::default()));
                     self.net.discard(conn);
+                    // No will after a normal DISCONNECT.
+                    self.model.clients[c].will = None;
                 }
                 self.model.clients[c].online = false;
                 self.model.clients[c].offline_since = self.model.now;
@@ -489,6 +521,7 @@ impl World {
                     clean_start: false,
                     persistent: true,
                     receive_maximum,
+                    will: None,
                 })?;
             }
         }
@@ -636,7 +669,7 @@ proptest! {
         let mut w = World::new(&versions);
         for c in 0..CLIENTS {
             let receive_maximum = w.clients[c].receive_maximum;
-            w.apply(&Op::Connect { c, clean_start: true, persistent: c != 0, receive_maximum })?;
+            w.apply(&Op::Connect { c, clean_start: true, persistent: c != 0, receive_maximum, will: None })?;
         }
         for op in &ops {
             w.apply(op)?;

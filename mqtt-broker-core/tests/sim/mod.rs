@@ -12,8 +12,8 @@ use bytes::BytesMut;
 use mqtt_broker_core::{Broker, Config, ConnId, Event};
 use mqtt_client::session::{Ack as SessionAck, Resend, Session};
 use mqtt_codec::{
-    Ack, Connect, Packet, ProtocolVersion, Publish, QoS, ReasonCode, StreamDecoder, Utf8String,
-    MAX_PACKET_SIZE,
+    Ack, Connect, LastWill, Packet, ProtocolVersion, Publish, QoS, ReasonCode, StreamDecoder,
+    Utf8String, MAX_PACKET_SIZE,
 };
 
 /// The broker, its clock and what it wrote, per connection.
@@ -188,6 +188,8 @@ pub struct ClientModel {
     pub oddities: Vec<String>,
     /// Receive Maximum announced in 5.0 CONNECTs.
     pub receive_maximum: Option<u16>,
+    /// The will sent with the next CONNECT.
+    pub will: Option<LastWill>,
 }
 
 impl ClientModel {
@@ -200,6 +202,7 @@ impl ClientModel {
             got: Vec::new(),
             oddities: Vec::new(),
             receive_maximum: None,
+            will: None,
         }
     }
 
@@ -214,8 +217,11 @@ impl ClientModel {
     ) -> (bool, Vec<Packet>) {
         let c = net.open(self.version);
         let mut p = connect(self.version, &self.id, clean_start, persistent);
-        if let (Packet::Connect(x), true) = (&mut p, self.version.is_v5()) {
-            x.properties.receive_maximum = self.receive_maximum;
+        if let Packet::Connect(x) = &mut p {
+            if self.version.is_v5() {
+                x.properties.receive_maximum = self.receive_maximum;
+            }
+            x.will.clone_from(&self.will);
         }
         net.send(c, p);
         let Some(Packet::ConnAck(ack)) = net.next(c) else {
