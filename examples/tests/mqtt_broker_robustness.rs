@@ -494,3 +494,35 @@ fn a_thousand_slow_loris_connections_are_all_cut() {
     assert!(b.alive());
     assert_serving(b.port);
 }
+
+#[test]
+fn qos2_beyond_the_receive_maximum_gets_0x93() {
+    let mut b = Broker::start(CONFIG);
+    let mut r = Raw::open(b.port, V5);
+    r.send(&connect_packet(V5, "greedy", 0)).unwrap();
+    let Packet::ConnAck(ack) = r.packet() else {
+        panic!("no CONNACK")
+    };
+    let max = ack
+        .properties
+        .receive_maximum
+        .expect("Receive Maximum announced");
+    // QoS 2 PUBLISHes never released: one more than announced breaks the rule
+    // (MQTT 5.0 §3.3.4: DISCONNECT 0x93 Receive Maximum exceeded).
+    for id in 1..=max {
+        let p = Publish::new(Utf8String::from_static("rm"), Bytes::from_static(b"x"))
+            .with_qos(QoS::ExactlyOnce, id);
+        r.send(&Packet::Publish(p)).unwrap();
+        assert!(matches!(r.packet(), Packet::PubRec(a) if a.packet_id == id));
+    }
+    let p = Publish::new(Utf8String::from_static("rm"), Bytes::from_static(b"x"))
+        .with_qos(QoS::ExactlyOnce, max + 1);
+    r.send(&Packet::Publish(p)).unwrap();
+    assert_closed_with(
+        &mut r,
+        ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
+        "one QoS 2 too many",
+    );
+    assert!(b.alive());
+    assert_serving(b.port);
+}
