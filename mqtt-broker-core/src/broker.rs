@@ -173,6 +173,9 @@ pub struct Broker {
     pub(crate) flush_buf: Vec<mqtt_codec::Publish>,
     /// The clients one message goes to, kept between calls of `route`.
     pub(crate) route_targets: HashMap<Arc<str>, crate::route::Delivery>,
+    /// Flows of a resumed session not yet resent because the client's
+    /// Receive Maximum had no room (MQTT 5.0 §4.9), by client, in order.
+    pub(crate) resends: HashMap<Arc<str>, VecDeque<u16>>,
 }
 
 impl core::fmt::Debug for Broker {
@@ -215,6 +218,7 @@ impl Broker {
             sys: crate::sys::SysState::default(),
             flush_buf: Vec::new(),
             route_targets: HashMap::new(),
+            resends: HashMap::new(),
         }
     }
 
@@ -686,6 +690,7 @@ impl Broker {
     /// Removes a session and its subscriptions; a will still waiting for its
     /// delay is published now (MQTT 5.0 §3.1.3.2.2).
     pub(crate) fn end_session(&mut self, now: Instant, id: &Arc<str>) {
+        self.resends.remove(id);
         let Some(client) = self.clients.remove(id) else {
             return;
         };

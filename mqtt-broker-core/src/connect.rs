@@ -206,17 +206,29 @@ impl Broker {
         }
     }
 
-    /// Sends again what the session had in flight (MQTT 5.0 §4.4), then what waited.
+    /// Sends again what the session had in flight (MQTT 5.0 §4.4), then what
+    /// waited. No more flows than the client's Receive Maximum go out before
+    /// acknowledgements come (§4.9): the others are resent by
+    /// [`flush`](Self::flush) as the window opens.
     fn resume(&mut self, now: Instant, conn: ConnId, id: &Arc<str>) {
         let Some(client) = self.clients.get(id) else {
             return;
         };
-        for r in client.session.resend() {
+        let window = usize::from(client.session.window());
+        let mut later = std::collections::VecDeque::new();
+        for (i, r) in client.session.resend().into_iter().enumerate() {
             match r {
+                Resend::Publish(p) if i >= window => later.push_back(p.packet_id),
+                Resend::PubRel(pid) if i >= window => later.push_back(pid),
                 Resend::Publish(p) => self.send_publish(conn, p),
                 Resend::PubRel(pid) => self.send(conn, &Packet::PubRel(Ack::new(pid))),
                 _ => {}
             }
+        }
+        if later.is_empty() {
+            self.resends.remove(id);
+        } else {
+            self.resends.insert(id.clone(), later);
         }
         self.flush(now, id);
     }

@@ -142,7 +142,10 @@ impl Broker {
             return self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR);
         }
         client.session.on_puback(pid, reason);
-        if client.session.queued_len() > 0 {
+        // Queued messages, or flows of a resumed session waiting for room
+        // in the client's Receive Maximum.
+        let queued = client.session.queued_len() > 0;
+        if queued || (!self.resends.is_empty() && self.resends.contains_key(&id)) {
             self.flush(now, &id);
         }
     }
@@ -439,6 +442,7 @@ impl Broker {
     /// Message Expiry Interval passed while it waited is dropped; the others
     /// carry the time left (MQTT 5.0 §3.3.2.3.3).
     pub(crate) fn flush(&mut self, now: Instant, id: &Arc<str>) {
+        self.resend_waiting(id);
         let Some(client) = self.clients.get_mut(id) else {
             return;
         };
@@ -518,6 +522,46 @@ impl Broker {
         self.stats.publish_bytes_sent += payload_len;
         self.stats.messages_sent += 1;
         self.push_raw(conn, buf.freeze());
+    }
+}
+
+impl Broker {
+    /// Resends flows of a resumed session that waited for room in the
+    /// client's Receive Maximum: PUBLISH with DUP, or PUBREL.
+    fn resend_waiting(&mut self, id: &Arc<str>) {
+        let (Some(waiting), Some(client)) = (self.resends.get_mut(id), self.clients.get(id)) else {
+            return;
+        };
+        let Some(conn) = client.conn else {
+            return;
+        };
+        let window = usize::from(client.session.window());
+        let mut out = Vec::new();
+        // Bounded: each turn takes an identifier off the list.
+        while client.session.inflight_len().saturating_sub(waiting.len()) < window {
+            let Some(pid) = waiting.pop_front() else {
+                break;
+            };
+            match client.session.state(pid) {
+                Some(OutState::AwaitPubAck(p) | OutState::AwaitPubRec(p)) => {
+                    let mut p = p.clone();
+                    p.dup = true;
+                    out.push(Packet::Publish(p));
+                }
+                Some(OutState::AwaitPubComp) => out.push(Packet::PubRel(Ack::new(pid))),
+                // Acknowledged meanwhile.
+                _ => {}
+            }
+        }
+        if waiting.is_empty() {
+            self.resends.remove(id);
+        }
+        for p in out {
+            match p {
+                Packet::Publish(p) => self.send_publish(conn, p),
+                p => self.send(conn, &p),
+            }
+        }
     }
 }
 

@@ -187,7 +187,7 @@ async fn main() -> ExitCode {
     };
     let mut listeners = Vec::new();
     for addr in addrs {
-        match tokio::net::TcpListener::bind(addr).await {
+        match listen(addr) {
             Ok(l) => {
                 tracing::info!(%addr, "listening");
                 listeners.push(l);
@@ -229,4 +229,22 @@ async fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Connections the kernel may hold for one listener before `accept` (capped
+/// by `net.core.somaxconn`). tokio's `TcpListener::bind` asks for 128 here,
+/// so a burst of a few hundred connects overflowed the queue and each
+/// dropped SYN cost its client a one-second retransmission.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// A listener on `addr` with [`LISTEN_BACKLOG`] (address reuse as `bind` does).
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
