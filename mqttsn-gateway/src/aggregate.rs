@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use mqtt_client::{Backoff, Client, Event as MqttEvent};
-use mqtt_codec::{topic, Publish as MqttPublish, QoS as MqttQoS, Subscription, Utf8String};
+use mqtt_codec::{topic, Publish as MqttPublish, QoS as MqttQoS, Utf8String};
 use mqttsn_codec::Disconnect;
 
 use crate::core::Core;
@@ -68,34 +68,11 @@ impl Shared {
             return None;
         }
         self.subscribers.remove(filter);
-        if !self.mqtt.is_connected() {
-            return None; // the broker session goes with the connection
-        }
+        // While down too: `mqtt-client` then forgets the filter, so it is
+        // not among those it subscribes again after a reconnect without
+        // session (it does so for every filter still held).
         let f = Utf8String::from_bytes(filter.clone()).ok()?;
         self.mqtt.unsubscribe(now, vec![f]).ok()
-    }
-
-    /// After a reconnect to a broker that kept no session: subscribes again
-    /// to every filter some client still holds, at the highest QoS asked.
-    fn resubscribe(&mut self, sessions: &HashMap<Peer, Session>, now: Instant) {
-        let subs: Vec<Subscription> = self
-            .subscribers
-            .iter()
-            .filter_map(|(f, holders)| {
-                let qos = holders
-                    .iter()
-                    .filter_map(|p| sessions.get(p)?.filters.get(f))
-                    .map(|q| to_mqtt_qos(*q))
-                    .max()?;
-                Some(Subscription::new(
-                    Utf8String::from_bytes(f.clone()).ok()?,
-                    qos,
-                ))
-            })
-            .collect();
-        for chunk in subs.chunks(32) {
-            let _ = self.mqtt.subscribe(now, chunk.to_vec(), None);
-        }
     }
 
     /// Reconnects when the back-off delay has passed.
@@ -153,13 +130,6 @@ pub(crate) fn drain(
             ) => shared.owners.remove(packet_id),
             _ => None,
         };
-        if let Some(MqttEvent::Connected {
-            session_present: false,
-            ..
-        }) = &ev
-        {
-            shared.resubscribe(sessions, now);
-        }
         for b in bytes {
             core.upstream(conn, b);
         }
