@@ -21,6 +21,13 @@
 //! max_buffered = 100            # messages kept for a sleeping client
 //! max_inflight = 32             # QoS 1/2 publishes per client awaiting the broker
 //! mqtt_keep_alive = 60          # seconds, the gateway's MQTT connections
+//! # Back-pressure when the broker is slow: past these, QoS 1/2 PUBLISH,
+//! # REGISTER and SUBSCRIBE get "rejected: congestion", CONNECT gets CONNACK
+//! # congestion, QoS 0/-1 publishes are dropped (and counted).
+//! max_backlog = 262144          # bytes unwritten on one broker connection
+//! max_total_backlog = 16777216  # bytes unwritten on all broker connections
+//! max_pending = 1024            # QoS 1/2 publishes unacknowledged on the shared connection
+//! max_connecting = 256          # clients waiting for the broker's CONNACK at once
 //! advertise_interval = 0        # seconds between ADVERTISE; 0: none
 //! advertise_address = "255.255.255.255:1884"
 //!
@@ -94,6 +101,10 @@ struct File {
     max_buffered: Option<usize>,
     max_inflight: Option<usize>,
     mqtt_keep_alive: Option<u16>,
+    max_backlog: Option<usize>,
+    max_total_backlog: Option<usize>,
+    max_pending: Option<usize>,
+    max_connecting: Option<usize>,
     advertise_interval: Option<u64>,
     advertise_address: Option<SocketAddr>,
     #[serde(default)]
@@ -141,7 +152,7 @@ fn load(cli: &Cli) -> Result<File, String> {
     toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     m2m_examples::init_logging(cli.verbose);
@@ -170,6 +181,10 @@ async fn main() -> ExitCode {
     config.max_buffered = file.max_buffered.unwrap_or(config.max_buffered);
     config.max_inflight = file.max_inflight.unwrap_or(config.max_inflight);
     config.mqtt_keep_alive = file.mqtt_keep_alive.unwrap_or(config.mqtt_keep_alive);
+    config.max_backlog = file.max_backlog.unwrap_or(config.max_backlog);
+    config.max_total_backlog = file.max_total_backlog.unwrap_or(config.max_total_backlog);
+    config.max_pending = file.max_pending.unwrap_or(config.max_pending);
+    config.max_connecting = file.max_connecting.unwrap_or(config.max_connecting);
     let port = cli.port.or(file.port).unwrap_or(1884);
     if let Some(secs) = file.advertise_interval.filter(|s| *s > 0) {
         config.advertise = Some(Advertise {
