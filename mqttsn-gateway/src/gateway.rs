@@ -437,7 +437,7 @@ impl Gateway {
             }
         }
         // Fuzzing and the tests check the heap against a full scan.
-        #[cfg(feature = "__fuzz")]
+        #[cfg(any(test, feature = "__fuzz"))]
         {
             let scan = self
                 .sessions

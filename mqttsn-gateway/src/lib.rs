@@ -90,6 +90,10 @@ mod will_update;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 
+#[cfg(any(test, feature = "__fuzz"))]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use config::{Advertise, Config, Mode};
 pub use gateway::Gateway;
 pub use output::{ConnId, Event, Gone, Peer, Stats, Transmit};
