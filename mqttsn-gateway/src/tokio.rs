@@ -40,6 +40,9 @@ const UPSTREAM_QUEUE: usize = 1024;
 /// transmits are carried out.
 const BATCH: usize = 64;
 
+/// How long a closed broker connection may take to write what is left.
+const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What a broker connection task reports.
 enum Upstream {
     Bytes(ConnId, Bytes),
@@ -274,6 +277,7 @@ async fn connection(
         }
         let _ = read_up.send(Upstream::Closed(conn)).await;
     });
+    let mut linger = None;
     let failed = loop {
         let (pending, closed) = {
             let st = w.lock();
@@ -286,7 +290,22 @@ async fn connection(
             w.wake.notified().await;
             continue;
         }
-        if writer.writable().await.is_err() {
+        // Once the gateway closed the connection, what is left gets a
+        // bounded time: a broker that stopped reading must not keep it.
+        let writable = if closed {
+            let until = *linger.get_or_insert_with(|| tokio::time::Instant::now() + CLOSE_LINGER);
+            match tokio::time::timeout_at(until, writer.writable()).await {
+                Ok(r) => r,
+                Err(_) => break false,
+            }
+        } else {
+            // A close (or more bytes) wakes it too.
+            tokio::select! {
+                r = writer.writable() => r,
+                () = w.wake.notified() => continue,
+            }
+        };
+        if writable.is_err() {
             break true;
         }
         let drained = {
