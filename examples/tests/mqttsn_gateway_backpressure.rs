@@ -209,7 +209,7 @@ struct Client {
 impl Client {
     fn new(gw: &Gateway) -> Self {
         let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        sock.set_read_timeout(Some(Duration::from_secs(5)))
+        sock.set_read_timeout(Some(Duration::from_secs(1)))
             .expect("timeout");
         Self {
             sock,
@@ -222,28 +222,46 @@ impl Client {
         let _ = self.sock.send_to(&data, self.to);
     }
 
-    fn recv(&self) -> Message {
+    /// The next datagram, or `None` after the 1 s read timeout.
+    fn try_recv(&self) -> Option<Message> {
         let mut buf = [0u8; 1500];
-        let (n, _) = self
-            .sock
-            .recv_from(&mut buf)
-            .expect("a datagram from the gateway");
-        Message::decode(Bytes::copy_from_slice(&buf[..n])).expect("decode")
+        let (n, _) = self.sock.recv_from(&mut buf).ok()?;
+        Some(Message::decode(Bytes::copy_from_slice(&buf[..n])).expect("decode"))
     }
 
-    fn register(&self, name: &str, msg_id: u16) -> mqttsn_codec::RegAck {
-        self.send(Register {
-            topic_id: 0,
-            msg_id,
-            topic_name: Bytes::from(name.to_owned().into_bytes()),
-        });
-        loop {
-            if let Message::RegAck(r) = self.recv() {
-                if r.msg_id == msg_id {
-                    return r;
+    /// Sends `msg` until `answer` picks a reply: during the flood the
+    /// gateway's UDP receive buffer overflows, so a request may be lost.
+    fn ask<T>(&self, msg: &Message, answer: impl Fn(Message) -> Option<T>) -> T {
+        for _ in 0..10 {
+            self.send(msg.clone());
+            while let Some(m) = self.try_recv() {
+                if let Some(t) = answer(m) {
+                    return t;
                 }
             }
         }
+        panic!("no answer to {msg:?}");
+    }
+
+    fn register(&self, name: &str, msg_id: u16) -> mqttsn_codec::RegAck {
+        let msg = Register {
+            topic_id: 0,
+            msg_id,
+            topic_name: Bytes::from(name.to_owned().into_bytes()),
+        }
+        .into();
+        self.ask(&msg, |m| match m {
+            Message::RegAck(r) if r.msg_id == msg_id => Some(r),
+            _ => None,
+        })
+    }
+
+    fn publish_qos1(&self, topic_id: u16, msg_id: u16) -> mqttsn_codec::PubAck {
+        let msg = publish(QoS::AtLeastOnce, topic_id, msg_id, 10).into();
+        self.ask(&msg, |m| match m {
+            Message::PubAck(a) if a.msg_id == msg_id => Some(a),
+            _ => None,
+        })
     }
 }
 
@@ -272,7 +290,8 @@ fn stalled_broker_round(mode: &str) {
             duration: 600,
             client_id: Bytes::from_static(b"flooder"),
         });
-        if matches!(c.recv(), Message::ConnAck(a) if a.return_code == ReturnCode::Accepted) {
+        if matches!(c.try_recv(), Some(Message::ConnAck(a)) if a.return_code == ReturnCode::Accepted)
+        {
             accepted = true;
             break;
         }
@@ -309,14 +328,7 @@ fn stalled_broker_round(mode: &str) {
         std::thread::sleep(Duration::from_millis(5));
     }
     msg_id += 1;
-    c.send(publish(QoS::AtLeastOnce, reg.topic_id, msg_id, 10));
-    let ack = loop {
-        if let Message::PubAck(a) = c.recv() {
-            if a.msg_id == msg_id {
-                break a;
-            }
-        }
-    };
+    let ack = c.publish_qos1(reg.topic_id, msg_id);
     assert_eq!(ack.return_code, ReturnCode::RejectedCongestion, "{mode}");
     let grown = gw.rss_kib().saturating_sub(before);
     assert!(
@@ -341,16 +353,9 @@ fn stalled_broker_round(mode: &str) {
         std::thread::sleep(Duration::from_millis(100));
     };
     msg_id += 1;
-    c.send(publish(QoS::AtLeastOnce, topic, msg_id, 10));
-    let ack = loop {
-        if let Message::PubAck(a) = c.recv() {
-            if a.msg_id == msg_id {
-                break a;
-            }
-        }
-    };
+    let ack = c.publish_qos1(topic, msg_id);
     assert_eq!(ack.return_code, ReturnCode::Accepted, "{mode}");
-    assert_eq!(broker.after.load(Ordering::Relaxed), 1, "{mode}");
+    assert!(broker.after.load(Ordering::Relaxed) >= 1, "{mode}");
     assert!(gw.running(), "{mode}");
 }
 
