@@ -84,7 +84,7 @@ impl Core {
 
     /// Whether the broker side as a whole is past its byte budget.
     pub(crate) fn overloaded(&self) -> bool {
-        self.total_backlog >= self.config.max_total_backlog
+        self.total_backlog > 0 && self.total_backlog >= self.config.max_total_backlog
     }
 
     /// Whether writing more to `conn` is past the byte budget.
