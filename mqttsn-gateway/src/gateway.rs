@@ -149,6 +149,7 @@ impl Gateway {
                 && matches!(s.phase, Phase::Active | Phase::Asleep)
             {
                 s.resume(&mut self.core, now, c.duration);
+                self.reap(now, &peer);
                 return;
             }
             if same && matches!(s.phase, Phase::Connecting) {
