@@ -14,7 +14,7 @@ use bytes::Bytes;
 use mqttsn_codec::{
     Connect, Disconnect, Message, PingReq, PubAck, QoS, RegAck, ReturnCode, Subscribe, Topic,
 };
-use testkit::peers::{find_binary, free_udp_port, missing, Mosquitto};
+use testkit::peers::{find_binary, free_tcp_port, free_udp_port, missing, Mosquitto, Peer};
 
 /// Our gateway on an ephemeral UDP port of 127.0.0.1, killed on drop.
 struct Gateway {
@@ -114,6 +114,55 @@ fn retained(broker: SocketAddr, filters: &[&str], count: usize) -> Vec<String> {
     lines
 }
 
+/// The client tools the tests drive; `false` (after [`missing`]) when one
+/// is not installed.
+fn tools() -> bool {
+    for tool in ["mqtt_sn_pub", "mqtt_sn_sub"] {
+        if find_binary(&[tool]).is_none() {
+            return missing::<()>(&format!("{tool} (PyPI package mqtt-sn-12)")).is_some();
+        }
+    }
+    for tool in ["mosquitto_sub", "mosquitto_pub"] {
+        if find_binary(&[tool]).is_none() {
+            return missing::<()>(&format!("{tool} (Debian package mosquitto-clients)")).is_some();
+        }
+    }
+    true
+}
+
+/// Our own broker, the `m2m-broker` binary, on a fresh port of 127.0.0.1.
+fn m2m_broker() -> Peer {
+    let port = free_tcp_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_m2m-broker"));
+    cmd.args(["-p", &port.to_string()]);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut broker = Peer::spawn(cmd, addr);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(broker.is_running(), "m2m-broker exited");
+        assert!(
+            Instant::now() < deadline,
+            "m2m-broker did not listen within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    broker
+}
+
+#[test]
+fn both_modes_work_against_our_own_m2m_broker() {
+    if !tools() {
+        return;
+    }
+    for mode in ["transparent", "aggregating"] {
+        let broker = m2m_broker();
+        let gw = Gateway::start_in(broker.addr(), mode);
+        publish_every_kind(broker.addr(), &gw);
+        subscribe_wildcard(broker.addr(), &gw);
+        sleeping_client_round(broker.addr(), &gw);
+    }
+}
+
 fn peers() -> Option<Mosquitto> {
     for tool in ["mqtt_sn_pub", "mqtt_sn_sub"] {
         if find_binary(&[tool]).is_none() {
@@ -133,7 +182,7 @@ fn mqtt_sn_pub_reaches_mosquitto_at_every_qos_and_topic_kind() {
     let Some(broker) = peers() else {
         return;
     };
-    publish_every_kind(&broker, &Gateway::start(broker.addr()));
+    publish_every_kind(broker.addr(), &Gateway::start(broker.addr()));
 }
 
 #[test]
@@ -142,11 +191,11 @@ fn aggregating_mode_carries_publishes_and_subscriptions_on_one_connection() {
         return;
     };
     let gw = Gateway::start_in(broker.addr(), "aggregating");
-    publish_every_kind(&broker, &gw);
-    subscribe_wildcard(&broker, &gw);
+    publish_every_kind(broker.addr(), &gw);
+    subscribe_wildcard(broker.addr(), &gw);
 }
 
-fn publish_every_kind(broker: &Mosquitto, gw: &Gateway) {
+fn publish_every_kind(broker: SocketAddr, gw: &Gateway) {
     let cases: [&[&str]; 5] = [
         &[
             "-i",
@@ -198,7 +247,7 @@ fn publish_every_kind(broker: &Mosquitto, gw: &Gateway) {
         let out = sn_pub(gw, args);
         assert!(out.status.success(), "mqtt_sn_pub {args:?}: {out:?}");
     }
-    let got = retained(broker.addr(), &["sensors/#", "ab", "parking/#"], 5);
+    let got = retained(broker, &["sensors/#", "ab", "parking/#"], 5);
     assert_eq!(
         got,
         [
@@ -216,13 +265,13 @@ fn mqtt_sn_sub_with_a_wildcard_gets_a_registered_topic_from_mosquitto() {
     let Some(broker) = peers() else {
         return;
     };
-    subscribe_wildcard(&broker, &Gateway::start(broker.addr()));
+    subscribe_wildcard(broker.addr(), &Gateway::start(broker.addr()));
 }
 
-fn subscribe_wildcard(broker: &Mosquitto, gw: &Gateway) {
+fn subscribe_wildcard(broker: SocketAddr, gw: &Gateway) {
     let mut publish = Command::new(find_binary(&["mosquitto_pub"]).expect("checked"));
     publish
-        .args(["-h", "127.0.0.1", "-p", &broker.addr().port().to_string()])
+        .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
         .args(["-r", "-q", "1", "-t", "alerts/temp", "-m", "from-mosquitto"]);
     assert!(run(publish, Duration::from_secs(10)).status.success());
     let mut sub = Command::new(find_binary(&["mqtt_sn_sub"]).expect("checked"));
@@ -322,7 +371,7 @@ impl SnClient {
     }
 }
 
-fn sleeping_client_round(broker: &Mosquitto, gw: &Gateway) {
+fn sleeping_client_round(broker: SocketAddr, gw: &Gateway) {
     let c = SnClient::new(gw);
     c.send(Connect {
         will: false,
@@ -344,7 +393,7 @@ fn sleeping_client_round(broker: &Mosquitto, gw: &Gateway) {
     for payload in ["one", "two"] {
         let mut publish = Command::new(find_binary(&["mosquitto_pub"]).expect("checked"));
         publish
-            .args(["-h", "127.0.0.1", "-p", &broker.addr().port().to_string()])
+            .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
             .args(["-q", "1", "-t", "cmd/sleeper/led", "-m", payload]);
         assert!(run(publish, Duration::from_secs(10)).status.success());
     }
@@ -395,7 +444,7 @@ fn a_sleeping_client_gets_what_was_published_while_it_slept() {
     let Some(broker) = peers() else {
         return;
     };
-    sleeping_client_round(&broker, &Gateway::start(broker.addr()));
+    sleeping_client_round(broker.addr(), &Gateway::start(broker.addr()));
 }
 
 #[test]
@@ -431,6 +480,6 @@ fn a_toml_config_selects_the_aggregating_mode_and_predefined_topics() {
         retained(broker.addr(), &["parking/#"], 1),
         ["parking/b/7 from-toml"]
     );
-    sleeping_client_round(&broker, &gw);
+    sleeping_client_round(broker.addr(), &gw);
     let _ = std::fs::remove_dir_all(&dir);
 }

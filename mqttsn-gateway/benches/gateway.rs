@@ -103,7 +103,53 @@ fn bench(c: &mut Criterion) {
             drain(&mut gw)
         });
     });
+    // The same QoS 0 publish with many other clients connected, plus the
+    // `poll_timeout` the adapter asks after each input: with the timer heap
+    // neither grows with the number of clients.
+    for n in [10u16, 10_000] {
+        let (mut gw, client, now) = crowded(n);
+        g.bench_function(
+            format!("publish_qos0_in_and_poll_timeout_{n}_clients"),
+            |b| {
+                b.iter(|| {
+                    gw.handle_datagram(now, client, qos0.clone());
+                    (drain(&mut gw), black_box(gw.poll_timeout()))
+                });
+            },
+        );
+    }
     g.finish();
+}
+
+/// A gateway with `n` connected clients (keep-alive 60 s); the first one
+/// registered a/b as topic id 1.
+fn crowded(n: u16) -> (Gateway, SocketAddr, Instant) {
+    let now = Instant::now();
+    let mut gw = Gateway::new(Config::default(), 1, now);
+    for k in 0..n {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 10_000 + k));
+        let id = format!("c{k}");
+        let mut connect = vec![6 + id.len() as u8, 0x04, 0x04, 0x01, 0x00, 0x3c];
+        connect.extend_from_slice(id.as_bytes());
+        gw.handle_datagram(now, addr, Bytes::from(connect));
+        let mut conn = None;
+        while let Some(t) = gw.poll_transmit() {
+            if let Transmit::Open(c) = t {
+                conn = Some(c);
+            }
+        }
+        gw.handle_broker_bytes(now, conn.unwrap(), &[0x20, 2, 0, 0]);
+        while gw.poll_transmit().is_some() {}
+    }
+    let client = SocketAddr::from(([127, 0, 0, 1], 10_000));
+    gw.handle_datagram(
+        now,
+        client,
+        Bytes::from_static(b"\x09\x0a\x00\x00\x00\x01a/b"),
+    );
+    while gw.poll_transmit().is_some() {}
+    while gw.poll_event().is_some() {}
+    (gw, client, now)
 }
 
 criterion_group!(benches, bench);

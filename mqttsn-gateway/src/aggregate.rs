@@ -5,16 +5,17 @@
 //! lost. The connection reconnects with back-off; clients are told with
 //! DISCONNECT when it drops.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
+use bytes::Bytes;
 use mqtt_client::{Backoff, Client, Event as MqttEvent};
-use mqtt_codec::{topic, Publish as MqttPublish, Utf8String};
+use mqtt_codec::{topic, Publish as MqttPublish, QoS as MqttQoS, Utf8String};
 use mqttsn_codec::Disconnect;
 
 use crate::core::Core;
 use crate::output::{ConnId, Gone, Peer, Transmit};
-use crate::session::{to_mqtt_qos, Session};
+use crate::session::{to_mqtt_qos, Phase, Session};
 
 /// The shared MQTT connection.
 #[derive(Debug)]
@@ -23,6 +24,9 @@ pub(crate) struct Shared {
     pub(crate) mqtt: Client,
     /// Packet id -> the client a PUBACK, SUBACK or UNSUBACK belongs to.
     pub(crate) owners: HashMap<u16, Peer>,
+    /// Filter -> the clients holding a granted subscription to it: the
+    /// dispatch index and the broker subscription's reference count.
+    pub(crate) subscribers: BTreeMap<Bytes, HashSet<Peer>>,
 }
 
 impl Shared {
@@ -43,13 +47,39 @@ impl Shared {
             conn,
             mqtt,
             owners: HashMap::new(),
+            subscribers: BTreeMap::new(),
         }
+    }
+
+    /// `peer` holds a granted subscription to `filter`.
+    pub(crate) fn hold(&mut self, filter: Bytes, peer: &Peer) {
+        self.subscribers
+            .entry(filter)
+            .or_default()
+            .insert(peer.clone());
+    }
+
+    /// `peer` no longer holds `filter`; when no client does, the broker
+    /// subscription is removed: the UNSUBSCRIBE's packet id is returned.
+    pub(crate) fn release(&mut self, now: Instant, filter: &Bytes, peer: &Peer) -> Option<u16> {
+        let holders = self.subscribers.get_mut(filter)?;
+        holders.remove(peer);
+        if !holders.is_empty() {
+            return None;
+        }
+        self.subscribers.remove(filter);
+        // While down too: `mqtt-client` then forgets the filter, so it is
+        // not among those it subscribes again after a reconnect without
+        // session (it does so for every filter still held).
+        let f = Utf8String::from_bytes(filter.clone()).ok()?;
+        self.mqtt.unsubscribe(now, vec![f]).ok()
     }
 
     /// Reconnects when the back-off delay has passed.
     pub(crate) fn handle_timeout(&mut self, core: &mut Core, now: Instant) {
         let down = !self.mqtt.is_connected() && self.mqtt.reconnect_at().is_some();
         if down && self.mqtt.reconnect_at().is_some_and(|t| t <= now) {
+            core.forget(self.conn);
             self.conn = core.conn_id();
             self.owners.clear();
             core.out.push_back(Transmit::Open(self.conn));
@@ -74,13 +104,13 @@ pub(crate) fn upstream<'a>(
 
 /// Dispatches the shared client's output: bytes to the broker, acks to
 /// their owners, messages to every matching client. Returns the peers whose
-/// sessions closed.
+/// sessions it touched (for the gateway to reap and reschedule).
 pub(crate) fn drain(
     core: &mut Core,
     sessions: &mut HashMap<Peer, Session>,
     now: Instant,
 ) -> Vec<Peer> {
-    let mut gone = Vec::new();
+    let mut touched = Vec::new();
     for _ in 0..100_000 {
         let Some(shared) = core.shared.as_mut() else {
             break;
@@ -107,47 +137,85 @@ pub(crate) fn drain(
             break;
         };
         match ev {
-            MqttEvent::Message(p) => deliver(core, sessions, now, &p),
+            MqttEvent::Message(p) => touched.extend(deliver(core, sessions, now, &p)),
             MqttEvent::Disconnected { .. } => {
                 core.out.push_back(Transmit::Close(conn));
-                for (peer, s) in sessions.iter_mut().filter(|(_, s)| !s.closed) {
+                // Sleeping clients keep their sessions (and subscriptions,
+                // renewed on reconnect); the others are told.
+                for (peer, s) in sessions
+                    .iter_mut()
+                    .filter(|(_, s)| !s.closed && s.phase != Phase::Asleep)
+                {
                     core.send(peer, Disconnect::default());
                     s.close(core, Gone::Broker);
-                    gone.push(peer.clone());
+                    touched.push(peer.clone());
                 }
             }
             MqttEvent::Connected { .. } => {}
             other => {
-                if let Some(s) = owner.and_then(|p| sessions.get_mut(&p)) {
-                    s.on_mqtt_event(core, now, other);
+                if let Some(p) = owner {
+                    if let Some(s) = sessions.get_mut(&p) {
+                        s.on_mqtt_event(core, now, other);
+                        touched.push(p);
+                    }
                 }
             }
         }
     }
-    gone
+    touched
 }
 
 /// A message from the shared subscription set, to each client whose
 /// filters match, at the lower of the message's and the filter's QoS.
-fn deliver(core: &mut Core, sessions: &mut HashMap<Peer, Session>, now: Instant, p: &MqttPublish) {
-    for s in sessions.values_mut() {
-        let granted = s
-            .filters
-            .iter()
-            .filter(|(f, _)| {
-                std::str::from_utf8(f).is_ok_and(|f| topic::matches(f, p.topic.as_str()))
-            })
-            .map(|(_, q)| to_mqtt_qos(*q))
-            .max();
-        if let Some(q) = granted {
+fn deliver(
+    core: &mut Core,
+    sessions: &mut HashMap<Peer, Session>,
+    now: Instant,
+    p: &MqttPublish,
+) -> Vec<Peer> {
+    let Some(shared) = core.shared.as_ref() else {
+        return Vec::new();
+    };
+    let mut granted: HashMap<Peer, MqttQoS> = HashMap::new();
+    for (f, holders) in &shared.subscribers {
+        if !std::str::from_utf8(f).is_ok_and(|f| topic::matches(f, p.topic.as_str())) {
+            continue;
+        }
+        for peer in holders {
+            if let Some(q) = sessions.get(peer).and_then(|s| s.filters.get(f)) {
+                let q = to_mqtt_qos(*q);
+                let g = granted.entry(peer.clone()).or_insert(q);
+                *g = (*g).max(q);
+            }
+        }
+    }
+    let mut touched = Vec::with_capacity(granted.len());
+    for (peer, q) in granted {
+        if let Some(s) = sessions.get_mut(&peer) {
             let mut msg = p.clone();
             msg.qos = msg.qos.min(q);
             s.on_mqtt_event(core, now, MqttEvent::Message(msg));
+            touched.push(peer);
         }
     }
+    touched
 }
 
 impl Session {
+    /// A session ends (aggregating mode): its filters are released, and the
+    /// broker subscriptions no other client holds are removed.
+    pub(crate) fn release_filters(&mut self, core: &mut Core, now: Instant) {
+        if self.mqtt.is_some() {
+            return;
+        }
+        let Some(shared) = core.shared.as_mut() else {
+            return;
+        };
+        for f in std::mem::take(&mut self.filters).into_keys() {
+            let _ = shared.release(now, &f, &self.peer);
+        }
+    }
+
     /// A lost client in aggregating mode: the gateway publishes its will.
     pub(crate) fn publish_will(&mut self, core: &mut Core, now: Instant) {
         let (Some((w, msg)), Some(shared)) = (self.will.as_ref(), core.shared.as_mut()) else {

@@ -65,6 +65,27 @@ pub struct Config {
     /// Keep-alive of the gateway's MQTT connections (seconds) when a client
     /// announces 0. Default 60.
     pub mqtt_keep_alive: u16,
+    /// Back-pressure: bytes written to one broker connection that the I/O
+    /// layer has not handed to the transport yet (reported with
+    /// [`Gateway::handle_broker_backlog`](crate::Gateway::handle_broker_backlog)).
+    /// At or above it the connection is congested: QoS 1/2 publishes,
+    /// REGISTER and SUBSCRIBE of its clients are refused with "rejected:
+    /// congestion", QoS 0 publishes are dropped (and counted). Default 256 KiB.
+    pub max_backlog: usize,
+    /// Back-pressure: the same, summed over every broker connection; at or
+    /// above it every connection counts as congested and new CONNECTs get
+    /// CONNACK "rejected: congestion". Default 16 MiB.
+    pub max_total_backlog: usize,
+    /// Back-pressure: most QoS 1/2 publishes queued or in flight towards the
+    /// broker on the shared connection (aggregating mode) before further
+    /// ones, REGISTER, SUBSCRIBE and CONNECT are refused with "rejected:
+    /// congestion" (in transparent mode [`Config::max_inflight`] bounds
+    /// each client's own connection). Default 1 024.
+    pub max_pending: usize,
+    /// Back-pressure: most clients whose MQTT connection waits for the
+    /// broker's CONNACK at once (transparent mode); a CONNECT beyond gets
+    /// CONNACK "rejected: congestion". Default 256.
+    pub max_connecting: usize,
     /// Periodic ADVERTISE; `None` (default) sends none.
     pub advertise: Option<Advertise>,
 }
@@ -84,6 +105,10 @@ impl Default for Config {
             retry_interval: Duration::from_secs(10),
             max_retries: 3,
             mqtt_keep_alive: 60,
+            max_backlog: 256 * 1024,
+            max_total_backlog: 16 * 1024 * 1024,
+            max_pending: 1024,
+            max_connecting: 256,
             advertise: None,
         }
     }

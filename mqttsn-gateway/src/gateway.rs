@@ -1,7 +1,8 @@
 //! The gateway state machine: datagrams and broker bytes in, datagrams,
 //! broker bytes and events out (DESIGN.md, "The sans-IO contract").
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -11,7 +12,7 @@ use mqttsn_codec::{ConnAck, Disconnect, Frame, GwInfo, Message, PingReq, QoS, Re
 use crate::aggregate::{self, Shared};
 use crate::config::{Config, Mode};
 use crate::core::Core;
-use crate::output::{ConnId, Event, Gone, Peer, Transmit};
+use crate::output::{ConnId, Event, Gone, Peer, Stats, Transmit};
 use crate::relay::Relay;
 use crate::session::{Phase, Session};
 
@@ -30,6 +31,10 @@ pub struct Gateway {
     conns: HashMap<ConnId, Peer>,
     relay: Option<Relay>,
     next_advertise: Option<Instant>,
+    /// Session deadlines, earliest first, invalidated lazily: a session's
+    /// earliest entry is its `scheduled` instant, never later than its real
+    /// next deadline; other entries of it are stale.
+    timers: BinaryHeap<Reverse<(Instant, Peer)>>,
 }
 
 impl Gateway {
@@ -48,6 +53,30 @@ impl Gateway {
             conns: HashMap::new(),
             relay: None,
             next_advertise,
+            timers: BinaryHeap::new(),
+        }
+    }
+
+    /// What back-pressure and the buffer limits cost so far.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        self.core.stats
+    }
+
+    /// The I/O layer's count of bytes written to broker connection `conn`
+    /// (from [`Transmit::Data`]) that the transport has not taken yet.
+    /// Report it when it grows and when it shrinks; at or above
+    /// [`Config::max_backlog`] (or, summed over every connection,
+    /// [`Config::max_total_backlog`]) the connection is congested and its
+    /// clients are told so (back-pressure). An adapter that never reports
+    /// gets no back-pressure from slow writes.
+    pub fn handle_broker_backlog(&mut self, now: Instant, conn: ConnId, bytes: usize) {
+        let _ = now;
+        let known = self.conns.contains_key(&conn)
+            || self.core.shared.as_ref().is_some_and(|s| s.conn == conn)
+            || self.relay.as_ref().is_some_and(|r| r.conn == conn);
+        if known {
+            self.core.set_backlog(conn, bytes);
         }
     }
 
@@ -68,6 +97,7 @@ impl Gateway {
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: Bytes) {
         self.datagram(now, from, data);
         self.drain_shared(now);
+        self.normalize();
     }
 
     fn datagram(&mut self, now: Instant, from: SocketAddr, data: Bytes) {
@@ -105,7 +135,7 @@ impl Gateway {
                     return;
                 };
                 s.on_message(&mut self.core, now, msg);
-                self.reap(&peer);
+                self.reap(now, &peer);
             }
         }
     }
@@ -119,16 +149,21 @@ impl Gateway {
                 && matches!(s.phase, Phase::Active | Phase::Asleep)
             {
                 s.resume(&mut self.core, now, c.duration);
+                self.reap(now, &peer);
                 return;
             }
             if same && matches!(s.phase, Phase::Connecting) {
                 return; // a retransmitted CONNECT: CONNACK follows the broker's
             }
             s.end(&mut self.core, now);
-            self.reap(&peer);
+            self.reap(now, &peer);
         }
         let bad_id = c.client_id.is_empty() || c.client_id.len() > 23;
-        if bad_id || self.sessions.len() >= self.core.config.max_clients {
+        let congested = self.connect_congested();
+        if congested && !bad_id {
+            self.core.congestion(&peer, false);
+        }
+        if bad_id || congested || self.sessions.len() >= self.core.config.max_clients {
             let return_code = if bad_id {
                 ReturnCode::RejectedNotSupported
             } else {
@@ -145,7 +180,25 @@ impl Gateway {
             s.start(&mut self.core, now, None);
         }
         self.sessions.insert(peer.clone(), s);
-        self.reap(&peer);
+        self.reap(now, &peer);
+    }
+
+    /// Whether a new CONNECT must be refused for back-pressure: the shared
+    /// connection is congested (aggregating), too many bytes wait for the
+    /// broker, or too many connections wait for CONNACK (transparent).
+    fn connect_congested(&self) -> bool {
+        if self.core.shared.is_some() {
+            return self.core.shared_congested();
+        }
+        let max = self.core.config.max_connecting;
+        self.core.overloaded()
+            || (self.sessions.len() >= max
+                && self
+                    .sessions
+                    .values()
+                    .filter(|s| s.phase == Phase::Connecting)
+                    .count()
+                    >= max)
     }
 
     fn on_pingreq(&mut self, now: Instant, peer: &Peer, p: &PingReq) {
@@ -156,7 +209,7 @@ impl Gateway {
             Some(s) => s.on_message(&mut self.core, now, Message::PingReq(p.clone())),
             None => self.core.send(peer, Message::PingResp),
         }
-        self.reap(peer);
+        self.reap(now, peer);
     }
 
     /// QoS -1 (§6.8): from a connected client, as QoS 0 on its own
@@ -166,13 +219,22 @@ impl Gateway {
         if let Some(s) = self.sessions.get_mut(peer) {
             p.qos = QoS::AtMostOnce;
             s.on_message(&mut self.core, now, Message::Publish(p));
-            self.reap(peer);
+            self.reap(now, peer);
             return;
         }
         let Some(topic) = Relay::topic_name(&self.core, &p.topic) else {
             return;
         };
         let msg = mqtt_codec::Publish::new(topic, p.data).with_retain(p.retain);
+        let upstream = match (&self.core.shared, &self.relay) {
+            (Some(s), _) => Some(s.conn),
+            (None, Some(r)) if !r.closed => Some(r.conn),
+            _ => None,
+        };
+        if upstream.is_some_and(|c| self.core.congested(c)) {
+            self.core.congestion(peer, true);
+            return;
+        }
         if let Some(shared) = self.core.shared.as_mut() {
             let _ = shared.mqtt.publish(now, msg);
             return;
@@ -197,6 +259,7 @@ impl Gateway {
         }
         relay.drain(&mut self.core, now);
         if relay.closed || data.is_none() {
+            self.core.forget(conn);
             self.relay = None;
         }
         true
@@ -204,6 +267,11 @@ impl Gateway {
 
     /// Bytes from the broker on `conn`.
     pub fn handle_broker_bytes(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
+        self.broker_bytes(now, conn, data);
+        self.normalize();
+    }
+
+    fn broker_bytes(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
         if let Some(shared) = self.core.shared.as_mut().filter(|s| s.conn == conn) {
             shared.mqtt.handle_bytes(now, data);
             self.drain_shared(now);
@@ -221,11 +289,17 @@ impl Gateway {
             }
             s.drain(&mut self.core, now);
         }
-        self.reap(&peer);
+        self.reap(now, &peer);
     }
 
     /// The broker connection `conn` closed or could not be opened.
     pub fn handle_broker_closed(&mut self, now: Instant, conn: ConnId) {
+        self.broker_closed(now, conn);
+        self.core.forget(conn);
+        self.normalize();
+    }
+
+    fn broker_closed(&mut self, now: Instant, conn: ConnId) {
         if let Some(shared) = self.core.shared.as_mut().filter(|s| s.conn == conn) {
             if shared.mqtt.reconnect_at().is_some() {
                 shared.mqtt.connect_failed(now); // the reconnect attempt failed
@@ -253,7 +327,7 @@ impl Gateway {
                 s.close(&mut self.core, Gone::Broker);
             }
         }
-        self.reap(&peer);
+        self.reap(now, &peer);
     }
 
     /// Call when [`Gateway::poll_timeout`] has passed.
@@ -264,6 +338,7 @@ impl Gateway {
         }
         self.timers(now);
         self.drain_shared(now);
+        self.normalize();
     }
 
     fn timers(&mut self, now: Instant) {
@@ -284,11 +359,30 @@ impl Gateway {
                 r.drain(&mut self.core, now);
             }
             if r.closed {
+                let conn = r.conn;
+                self.core.forget(conn);
                 self.relay = None;
             }
         }
-        let mut gone = Vec::new();
-        for (peer, s) in &mut self.sessions {
+        let mut due = Vec::new();
+        while let Some(Reverse((t, _))) = self.timers.peek() {
+            if *t > now {
+                break;
+            }
+            let Some(Reverse((t, peer))) = self.timers.pop() else {
+                break;
+            };
+            if let Some(s) = self.sessions.get_mut(&peer) {
+                if s.scheduled == Some(t) {
+                    s.scheduled = None;
+                    due.push(peer);
+                }
+            }
+        }
+        for peer in due {
+            let Some(s) = self.sessions.get_mut(&peer) else {
+                continue;
+            };
             if s.mqtt
                 .as_ref()
                 .and_then(|m| m.poll_timeout())
@@ -305,12 +399,54 @@ impl Gateway {
             if !s.closed && s.deadline.is_some_and(|t| t <= now) {
                 s.lose(&mut self.core, now);
             }
-            if s.closed {
-                gone.push(peer.clone());
+            self.reap(now, &peer);
+        }
+    }
+
+    /// Makes the earliest timer exact (so [`Gateway::poll_timeout`] is) and
+    /// drops stale entries; rebuilds the heap when stale ones pile up.
+    fn normalize(&mut self) {
+        if self.timers.len() > 2 * self.sessions.len() + 64 {
+            self.timers.clear();
+            for (peer, s) in &mut self.sessions {
+                s.scheduled = s.next_deadline();
+                if let Some(t) = s.scheduled {
+                    self.timers.push(Reverse((t, peer.clone())));
+                }
             }
         }
-        for peer in gone {
-            self.reap(&peer);
+        while let Some(Reverse((t, peer))) = self.timers.peek() {
+            let t = *t;
+            let Some(s) = self.sessions.get_mut(peer) else {
+                self.timers.pop();
+                continue;
+            };
+            if s.scheduled != Some(t) {
+                self.timers.pop();
+                continue;
+            }
+            let next = s.next_deadline();
+            if next == Some(t) {
+                break;
+            }
+            s.scheduled = next;
+            let Some(Reverse((_, peer))) = self.timers.pop() else {
+                break;
+            };
+            if let Some(n) = next {
+                self.timers.push(Reverse((n, peer)));
+            }
+        }
+        // Fuzzing and the tests check the heap against a full scan.
+        #[cfg(any(test, feature = "__fuzz"))]
+        {
+            let scan = self
+                .sessions
+                .values()
+                .filter_map(Session::next_deadline)
+                .min();
+            let heap = self.timers.peek().map(|Reverse((t, _))| *t);
+            assert_eq!(heap, scan, "timer heap out of step with the sessions");
         }
     }
 
@@ -327,13 +463,7 @@ impl Gateway {
     /// When to call [`Gateway::handle_timeout`] next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let sessions = self.sessions.values().flat_map(|s| {
-            let mqtt = s.mqtt.as_ref().and_then(mqtt_client::Client::poll_timeout);
-            let retry = (s.phase == Phase::Active)
-                .then(|| s.outbox.next_timeout())
-                .flatten();
-            [mqtt, s.deadline, retry].into_iter().flatten()
-        });
+        let sessions = self.timers.peek().map(|Reverse((t, _))| *t);
         let relay = self.relay.as_ref().and_then(|r| r.mqtt.poll_timeout());
         let shared = self
             .core
@@ -341,6 +471,7 @@ impl Gateway {
             .as_ref()
             .and_then(|s| s.mqtt.poll_timeout());
         sessions
+            .into_iter()
             .chain(relay)
             .chain(shared)
             .chain(self.next_advertise)
@@ -352,32 +483,41 @@ impl Gateway {
         if self.core.shared.is_none() {
             return;
         }
-        for peer in aggregate::drain(&mut self.core, &mut self.sessions, now) {
-            self.reap(&peer);
-        }
-        let closed: Vec<Peer> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.closed)
-            .map(|(p, _)| p.clone())
-            .collect();
-        for peer in closed {
-            self.reap(&peer);
+        // Reaping may release broker subscriptions: drain what that wrote.
+        for _ in 0..8 {
+            let touched = aggregate::drain(&mut self.core, &mut self.sessions, now);
+            if touched.is_empty() {
+                break;
+            }
+            for peer in touched {
+                self.reap(now, &peer);
+            }
         }
     }
 
-    /// Drops `peer`'s session if it closed; tracks its connection changes.
-    fn reap(&mut self, peer: &Peer) {
-        if let Some(s) = self.sessions.get_mut(peer) {
-            for old in s.retired.drain(..) {
-                self.conns.remove(&old);
-            }
-            self.conns.entry(s.conn).or_insert_with(|| peer.clone());
+    /// After `peer`'s session was touched: drops it if it closed, tracks
+    /// its connection changes and schedules its next deadline.
+    fn reap(&mut self, now: Instant, peer: &Peer) {
+        let Some(s) = self.sessions.get_mut(peer) else {
+            return;
+        };
+        for old in s.retired.drain(..) {
+            self.conns.remove(&old);
+            self.core.forget(old);
         }
-        if self.sessions.get(peer).is_some_and(|s| s.closed) {
-            if let Some(s) = self.sessions.remove(peer) {
+        self.conns.entry(s.conn).or_insert_with(|| peer.clone());
+        if s.closed {
+            if let Some(mut s) = self.sessions.remove(peer) {
                 self.conns.remove(&s.conn);
+                self.core.forget(s.conn);
+                s.release_filters(&mut self.core, now);
             }
+            return;
+        }
+        let next = s.next_deadline();
+        if let Some(t) = next.filter(|t| s.scheduled.is_none_or(|c| *t < c)) {
+            s.scheduled = Some(t);
+            self.timers.push(Reverse((t, peer.clone())));
         }
     }
 }

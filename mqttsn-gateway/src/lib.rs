@@ -27,9 +27,26 @@
 //! WILLMSGUPD (the MQTT connection is renewed with the new will),
 //! SEARCHGW/GWINFO, periodic ADVERTISE and the forwarder encapsulation (§5.5).
 //!
-//! Not yet: back-pressure from a slow broker beyond the per-client inflight
-//! limit; in aggregating mode, UNSUBSCRIBE leaves the broker subscription
-//! in place (delivery to the client stops).
+//! Back-pressure: when the broker side cannot keep up (more unwritten bytes
+//! on a broker connection than [`Config::max_backlog`] or, over all of
+//! them, [`Config::max_total_backlog`], as the I/O layer reports with
+//! [`Gateway::handle_broker_backlog`]; more QoS 1/2 publishes waiting than
+//! [`Config::max_inflight`] per client or [`Config::max_pending`] on the
+//! shared connection; more handshakes than [`Config::max_connecting`]),
+//! QoS 1/2 PUBLISH, REGISTER and SUBSCRIBE are answered with "rejected:
+//! congestion", new CONNECTs with CONNACK congestion, and QoS 0/-1
+//! publishes are dropped, counted in [`Gateway::stats`] and reported as
+//! [`Event::Congested`]. Nothing is buffered without bound.
+//!
+//! In aggregating mode the broker subscriptions are reference counted: the
+//! last client leaving a filter (UNSUBSCRIBE, DISCONNECT or lost) removes
+//! it at the broker. Sleeping clients keep their sessions across a loss of
+//! the shared connection; after a reconnect to a broker that kept no
+//! session, every filter still held is subscribed again.
+//!
+//! Deadlines live in a binary heap with lazy invalidation:
+//! [`Gateway::poll_timeout`] is O(1) and each session's timer update
+//! O(log n).
 //!
 //! # Example: a client connects and publishes at QoS 0
 //! ```
@@ -73,6 +90,10 @@ mod will_update;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 
+#[cfg(any(test, feature = "__fuzz"))]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use config::{Advertise, Config, Mode};
 pub use gateway::Gateway;
-pub use output::{ConnId, Event, Gone, Peer, Transmit};
+pub use output::{ConnId, Event, Gone, Peer, Stats, Transmit};

@@ -80,6 +80,31 @@ pub enum Event {
         /// The client.
         peer: Peer,
     },
+    /// The broker side is congested (back-pressure): a message of `peer`
+    /// was refused with "rejected: congestion" (`dropped` false) or, at
+    /// QoS 0 or -1, dropped (`dropped` true). Counted in [`Stats`].
+    Congested {
+        /// The client.
+        peer: Peer,
+        /// Dropped silently (QoS 0, -1) rather than refused.
+        dropped: bool,
+    },
+}
+
+/// Counters of what back-pressure and the buffer limits cost
+/// ([`Gateway::stats`](crate::Gateway::stats)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// PUBACK, REGACK, SUBACK or CONNACK sent with "rejected: congestion"
+    /// because the broker side could not keep up.
+    pub rejected_congestion: u64,
+    /// QoS 0 and QoS -1 publishes dropped because the broker side could
+    /// not keep up.
+    pub dropped_congestion: u64,
+    /// Messages for a client dropped: its sleep buffer or inflight window
+    /// was full.
+    pub dropped_buffer: u64,
 }
 
 /// Why a client is gone.

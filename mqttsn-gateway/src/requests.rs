@@ -47,7 +47,37 @@ pub(crate) fn has_wildcard(name: &[u8]) -> bool {
 }
 
 impl Session {
+    /// Whether this client's broker connection has too many bytes
+    /// unwritten (back-pressure).
+    pub(crate) fn bytes_congested(&self, core: &Core) -> bool {
+        match (&self.mqtt, &core.shared) {
+            (Some(_), _) => core.congested(self.conn),
+            (None, Some(s)) => core.congested(s.conn),
+            (None, None) => false,
+        }
+    }
+
+    /// Whether requests that wait for the broker must be refused with
+    /// "rejected: congestion": too many bytes unwritten, or (aggregating
+    /// mode) too many QoS 1/2 publishes unacknowledged on the shared
+    /// connection.
+    pub(crate) fn congested(&self, core: &Core) -> bool {
+        if self.mqtt.is_none() && core.shared.is_some() {
+            core.shared_congested()
+        } else {
+            self.bytes_congested(core)
+        }
+    }
+
     pub(crate) fn on_register(&mut self, core: &mut Core, r: &mqttsn_codec::Register) {
+        if self.congested(core) {
+            core.congestion(&self.peer, false);
+            core.send(
+                &self.peer,
+                regack(0, r.msg_id, ReturnCode::RejectedCongestion),
+            );
+            return;
+        }
         let valid = std::str::from_utf8(&r.topic_name).is_ok() && !has_wildcard(&r.topic_name);
         let config = &core.config;
         let reserved = |id| config.predefined.contains_key(&id);
@@ -102,6 +132,16 @@ impl Session {
                 core.send(&self.peer, puback(topic_id, p.msg_id, rc));
                 return;
             }
+            QoS::AtLeastOnce | QoS::ExactlyOnce if self.congested(core) => {
+                core.congestion(&self.peer, false);
+                let rc = ReturnCode::RejectedCongestion;
+                core.send(&self.peer, puback(topic_id, p.msg_id, rc));
+                return;
+            }
+            QoS::AtMostOnce | QoS::MinusOne if self.bytes_congested(core) => {
+                core.congestion(&self.peer, true);
+                return;
+            }
             _ => {}
         }
         let Some((mqtt, owners)) = upstream(&mut self.mqtt, &mut core.shared) else {
@@ -149,6 +189,12 @@ impl Session {
         if s.dup && self.subs.values().any(|v| v.0 == s.msg_id) {
             return;
         }
+        if self.congested(core) {
+            core.congestion(&self.peer, false);
+            let rc = ReturnCode::RejectedCongestion;
+            core.send(&self.peer, suback(s.qos, 0, s.msg_id, rc));
+            return;
+        }
         let (filter, topic_id) = match &s.topic {
             Topic::Name(n) if has_wildcard(n) => (Some(n.clone()), 0),
             Topic::Name(n) => {
@@ -193,13 +239,23 @@ impl Session {
             Topic::Name(n) => Some(n.clone()),
             other => self.resolve(core, other),
         };
-        if let Some(f) = &filter {
-            self.filters.remove(f);
-        }
-        let filter = filter.and_then(|f| Utf8String::from_bytes(f).ok());
-        let pid = filter.and_then(|f| self.mqtt.as_mut()?.unsubscribe(now, vec![f]).ok());
-        // Aggregating mode: the broker subscription stays (other clients may
-        // share it); dropping the filter above stops delivery to this client.
+        let held = filter
+            .as_ref()
+            .is_some_and(|f| self.filters.remove(f).is_some());
+        let pid = match (&mut self.mqtt, &mut core.shared) {
+            (Some(mqtt), _) => filter
+                .and_then(|f| Utf8String::from_bytes(f).ok())
+                .and_then(|f| mqtt.unsubscribe(now, vec![f]).ok()),
+            // Aggregating mode: the broker subscription goes when its last
+            // client leaves it; the UNSUBACK waits for the broker's then.
+            (None, Some(shared)) => match filter {
+                Some(f) if held => shared.release(now, &f, &self.peer).inspect(|pid| {
+                    shared.owners.insert(*pid, self.peer.clone());
+                }),
+                _ => None,
+            },
+            (None, None) => None,
+        };
         match pid {
             Some(pid) => {
                 self.unsubs.insert(pid, u.msg_id);

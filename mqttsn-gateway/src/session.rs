@@ -83,6 +83,8 @@ pub(crate) struct Session {
     pub(crate) buffered: VecDeque<MqttPublish>,
     /// The gateway's messages waiting for the client's acknowledgement.
     pub(crate) outbox: Outbox,
+    /// The earliest entry of this session in the gateway's timer heap.
+    pub(crate) scheduled: Option<Instant>,
 }
 
 pub(crate) fn to_mqtt_qos(q: QoS) -> MqttQoS {
@@ -150,7 +152,18 @@ impl Session {
             unsubs: HashMap::new(),
             buffered: VecDeque::new(),
             outbox: Outbox::default(),
+            scheduled: None,
         }
+    }
+
+    /// When this session needs [`Session::retry`], its MQTT client's
+    /// timeout or its keep-alive/sleep deadline next.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let mqtt = self.mqtt.as_ref().and_then(Client::poll_timeout);
+        let retry = (self.phase == Phase::Active)
+            .then(|| self.outbox.next_timeout())
+            .flatten();
+        [mqtt, self.deadline, retry].into_iter().flatten().min()
     }
 
     pub(crate) fn msg_id(&mut self) -> u16 {
@@ -340,6 +353,11 @@ impl Session {
                     let code = reason_codes.first().copied().unwrap_or(ReasonCode(0x80));
                     let (qos, rc) = match MqttQoS::from_u8(code.0) {
                         Some(q) => {
+                            if self.mqtt.is_none() {
+                                if let Some(shared) = core.shared.as_mut() {
+                                    shared.hold(filter.clone(), &self.peer);
+                                }
+                            }
                             self.filters.insert(filter, asked);
                             (to_sn_qos(q), ReturnCode::Accepted)
                         }
@@ -376,6 +394,7 @@ impl Session {
             if self.buffered.len() < core.config.max_buffered {
                 self.buffered.push_back(p);
             } else {
+                core.stats.dropped_buffer += 1;
                 core.events.push_back(Event::Dropped {
                     peer: self.peer.clone(),
                 });
@@ -384,6 +403,7 @@ impl Session {
         }
         if p.qos != MqttQoS::AtMostOnce && self.outbox.len() >= core.config.max_inflight {
             // The client acknowledges slower than the broker sends.
+            core.stats.dropped_buffer += 1;
             core.events.push_back(Event::Dropped {
                 peer: self.peer.clone(),
             });
@@ -403,6 +423,7 @@ impl Session {
                 .topics
                 .register(name.clone(), config.max_topics, reserved)
             else {
+                core.stats.dropped_buffer += 1;
                 core.events.push_back(Event::Dropped {
                     peer: self.peer.clone(),
                 });

@@ -287,3 +287,133 @@ fn a_will_update_is_answered_at_once_and_used_when_the_client_is_lost() {
         matches!(&out.mqtt[..], [Packet::Publish(p)] if p.topic.as_str() == "will/u" && &p.payload[..] == b"bye")
     );
 }
+
+fn subscribe(h: &mut Harness, n: u16, filter: &'static str, msg_id: u16) {
+    let out = h.sn(
+        n,
+        Subscribe {
+            dup: false,
+            qos: QoS::AtLeastOnce,
+            msg_id,
+            topic: Topic::Name(Bytes::from_static(filter.as_bytes())),
+        },
+    );
+    let [Packet::Subscribe(s)] = &out.mqtt[..] else {
+        panic!("{out:?}")
+    };
+    let pid = s.packet_id.to_be_bytes();
+    let out = h.broker(&[0x90, 3, pid[0], pid[1], 1]);
+    assert!(
+        matches!(&out.sn[..], [(a, Message::SubAck(s))] if *a == addr(n) && s.return_code == ReturnCode::Accepted),
+        "{out:?}"
+    );
+}
+
+fn unsubscribe(filter: &'static str, msg_id: u16) -> Message {
+    mqttsn_codec::Unsubscribe {
+        msg_id,
+        topic: Topic::Name(Bytes::from_static(filter.as_bytes())),
+    }
+    .into()
+}
+
+#[test]
+fn the_broker_subscription_goes_when_its_last_client_unsubscribes_or_leaves() {
+    let mut h = Harness::new();
+    h.broker(&[0x20, 2, 0, 0]);
+    for n in 1..=3 {
+        h.sn(n, connect("c", false, 30));
+        subscribe(&mut h, n, "cmd/#", 1);
+    }
+    // Client 1 leaves the filter: the others still hold it, the UNSUBACK
+    // comes at once and no MQTT UNSUBSCRIBE goes out.
+    let out = h.sn(1, unsubscribe("cmd/#", 2));
+    assert!(out.mqtt.is_empty(), "{out:?}");
+    assert!(matches!(&out.sn[..], [(_, Message::UnsubAck(u))] if u.msg_id == 2));
+    // Client 2 disconnects: still held by client 3.
+    let out = h.sn(2, Message::Disconnect(mqttsn_codec::Disconnect::default()));
+    assert!(out.mqtt.is_empty(), "{out:?}");
+    // Client 3, the last: the broker subscription is removed and its
+    // UNSUBACK waits for the broker's.
+    let out = h.sn(3, unsubscribe("cmd/#", 3));
+    let [Packet::Unsubscribe(u)] = &out.mqtt[..] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(u.filters[0].as_str(), "cmd/#");
+    assert!(out.sn.is_empty(), "{out:?}");
+    let pid = u.packet_id.to_be_bytes();
+    let out = h.broker(&[0xb0, 2, pid[0], pid[1]]);
+    assert!(matches!(&out.sn[..], [(a, Message::UnsubAck(u))] if *a == addr(3) && u.msg_id == 3));
+    // A client that leaves without unsubscribing releases its filters too.
+    subscribe(&mut h, 3, "alerts/+", 4);
+    let out = h.sn(3, Message::Disconnect(mqttsn_codec::Disconnect::default()));
+    assert!(
+        matches!(&out.mqtt[..], [Packet::Unsubscribe(u)] if u.filters[0].as_str() == "alerts/+"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn after_a_reconnect_without_session_the_gateway_subscribes_again_for_sleeping_clients() {
+    let mut h = Harness::new();
+    h.broker(&[0x20, 2, 0, 0]);
+    h.sn(1, connect("s", false, 30));
+    subscribe(&mut h, 1, "cmd/s/+", 1);
+    h.sn(2, connect("t", false, 30));
+    subscribe(&mut h, 2, "cmd/t", 1);
+    // Client 1 sleeps for 10 minutes; client 2 stays awake.
+    let out = h.sn(
+        1,
+        mqttsn_codec::Disconnect {
+            duration: Some(600),
+        },
+    );
+    assert!(matches!(&out.sn[..], [(_, Message::Disconnect(_))]));
+    // The shared connection drops: the awake client is told, the sleeper
+    // keeps its session.
+    let old = h.conn;
+    h.gw.handle_broker_closed(h.now, old);
+    let out = h.take();
+    assert_eq!(out.sn.len(), 1, "{out:?}");
+    assert_eq!(out.sn[0].0, addr(2));
+    assert_eq!(h.gw.client_count(), 1);
+    let out = h.advance(Duration::from_secs(120));
+    assert_eq!(out.opened.len(), 1, "reconnected");
+    // CONNACK without a session: the sleeper's filter is subscribed again,
+    // the one of the client that left is not.
+    let out = h.broker(&[0x20, 2, 0, 0]);
+    let [Packet::Subscribe(s), rest @ ..] = &out.mqtt[..] else {
+        panic!("{out:?}")
+    };
+    let filters: Vec<&str> = s.filters.iter().map(|f| f.filter.as_str()).collect();
+    assert_eq!(filters, ["cmd/s/+"]);
+    assert!(
+        rest.iter()
+            .all(|p| matches!(p, Packet::Unsubscribe(u) if u.filters[0].as_str() == "cmd/t")),
+        "{rest:?}"
+    );
+    let pid = s.packet_id.to_be_bytes();
+    let out = h.broker(&[0x90, 3, pid[0], pid[1], 1]);
+    assert!(out.sn.is_empty(), "no SUBACK to any client: {out:?}");
+    // A message for it is buffered and delivered when it wakes.
+    let mut publish = BytesMut::new();
+    let p = mqtt_codec::Publish::new(
+        mqtt_codec::Utf8String::from_static("cmd/s/led"),
+        Bytes::from_static(b"on"),
+    );
+    Packet::Publish(p)
+        .encode(ProtocolVersion::V3_1_1, &mut publish)
+        .unwrap();
+    assert!(h.broker(&publish).sn.is_empty());
+    let out = h.sn(
+        1,
+        mqttsn_codec::PingReq {
+            client_id: Some(Bytes::from_static(b"s")),
+        },
+    );
+    let msgs: Vec<&Message> = out.sn.iter().map(|(_, m)| m).collect();
+    assert!(
+        matches!(&msgs[..], [Message::Register(_), Message::Publish(p), Message::PingResp] if &p.data[..] == b"on"),
+        "{msgs:?}"
+    );
+}

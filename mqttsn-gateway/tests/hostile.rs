@@ -40,6 +40,7 @@ enum Op {
     Broker(usize),
     BrokerRandom(Vec<u8>),
     BrokerClosed,
+    Backlog(u16),
     Advance(u16),
 }
 
@@ -50,6 +51,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..BROKER.len()).prop_map(Op::Broker),
         1 => proptest::collection::vec(any::<u8>(), 0..20).prop_map(Op::BrokerRandom),
         1 => Just(Op::BrokerClosed),
+        1 => any::<u16>().prop_map(Op::Backlog),
         1 => (0u16..20_000).prop_map(Op::Advance),
     ]
 }
@@ -76,6 +78,8 @@ proptest! {
         let mut config = Config::default();
         config.max_clients = 2;
         config.max_buffered = 3;
+        config.max_backlog = 64 * 1024;
+        config.max_pending = 4;
         if aggregating {
             config.mode = Mode::Aggregating;
         }
@@ -99,6 +103,11 @@ proptest! {
                 Op::BrokerClosed => {
                     if let Some(c) = conns.pop() {
                         gw.handle_broker_closed(now, c);
+                    }
+                }
+                Op::Backlog(n) => {
+                    if let Some(c) = conns.last() {
+                        gw.handle_broker_backlog(now, *c, usize::from(n) * 8);
                     }
                 }
                 Op::Advance(ms) => {

@@ -49,7 +49,18 @@ struct Cli {
     /// QoS 1 publishes in flight per client.
     #[arg(short = 'w', long, default_value_t = 16)]
     window: u16,
+    /// Baseline: the clients publish over MQTT straight to the broker (no
+    /// gateway), QoS 0 only, to measure the floor of the measurement chain.
+    #[arg(long)]
+    direct: bool,
+    /// Runtime worker threads of the load tool (1: a single-threaded runtime).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
 }
+
+/// QoS 1 publishes the gateway refused (PUBACK with a return code other
+/// than "accepted", e.g. congestion).
+static REJECTED: AtomicU64 = AtomicU64::new(0);
 
 fn encode(msg: impl Into<Message>) -> Bytes {
     msg.into().to_bytes().expect("encodable")
@@ -61,6 +72,49 @@ async fn recv(sock: &UdpSocket, buf: &mut [u8]) -> Option<Message> {
         .ok()?
         .ok()?;
     Message::decode(Bytes::copy_from_slice(&buf[..n])).ok()
+}
+
+/// A baseline client: MQTT QoS 0 publishes straight to the broker at the
+/// same rate, until `end`. Returns how many it sent.
+async fn direct_client(cli: Arc<Cli>, k: u16, start: Instant, end: Instant) -> Option<u64> {
+    let mut config =
+        mqtt_client::Config::new(format!("mqttsn-bench-direct-{k}-{}", std::process::id()));
+    config.reconnect = None;
+    let (client, mut events, driver) = new(
+        config,
+        TcpConnector::new(cli.broker.ip().to_string(), cli.broker.port()),
+    );
+    tokio::spawn(driver.run());
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
+            Ok(Some(Event::Connected { .. })) => break,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => return None,
+        }
+    }
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    let topic = Utf8String::try_from(format!("bench/{k}").as_str()).ok()?;
+    let per_client = cli.rate / u64::from(cli.clients.max(1));
+    let interval = (per_client > 0).then(|| Duration::from_nanos(1_000_000_000 / per_client));
+    let mut next = Instant::now();
+    let mut sent = 0u64;
+    while Instant::now() < end {
+        if let Some(i) = interval {
+            tokio::time::sleep_until(next.into()).await;
+            next += i;
+        }
+        let t = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let msg = mqtt_codec::Publish::new(topic.clone(), Bytes::copy_from_slice(&t.to_be_bytes()));
+        if client.publish_nowait(msg).await.is_err() {
+            break;
+        }
+        sent += 1;
+        if interval.is_none() && sent % 64 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let _ = client.disconnect().await;
+    Some(sent)
 }
 
 /// One client: CONNECT, REGISTER, then publish until `end`. Returns how
@@ -108,7 +162,12 @@ async fn client(cli: Arc<Cli>, k: u16, start: Instant, end: Instant) -> Option<u
         if qos == QoS::AtLeastOnce {
             while inflight >= cli.window {
                 match recv(&sock, &mut buf).await {
-                    Some(Message::PubAck(_)) => inflight -= 1,
+                    Some(Message::PubAck(a)) => {
+                        inflight -= 1;
+                        if a.return_code != mqttsn_codec::ReturnCode::Accepted {
+                            REJECTED.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                     Some(_) => {}
                     None => return Some(sent),
                 }
@@ -146,9 +205,28 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)] as f64 / 1e6
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Arc::new(Cli::parse());
+    let rt = if cli.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cli.threads)
+            .enable_all()
+            .build()
+    };
+    match rt {
+        Ok(rt) => rt.block_on(bench(cli)),
+        Err(e) => {
+            eprintln!("mqttsn-bench: runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn bench(cli: Arc<Cli>) -> ExitCode {
     let start = Instant::now();
     let mut config = mqtt_client::Config::new(format!("mqttsn-bench-sub-{}", std::process::id()));
     config.reconnect = None;
@@ -192,7 +270,13 @@ async fn main() -> ExitCode {
     let begin = Instant::now();
     let end = begin + Duration::from_secs(cli.duration);
     let tasks: Vec<_> = (0..cli.clients)
-        .map(|k| tokio::spawn(client(cli.clone(), k, start, end)))
+        .map(|k| {
+            if cli.direct {
+                tokio::spawn(direct_client(cli.clone(), k, start, end))
+            } else {
+                tokio::spawn(client(cli.clone(), k, start, end))
+            }
+        })
         .collect();
     let mut sent = 0;
     for t in tasks {
@@ -206,12 +290,13 @@ async fn main() -> ExitCode {
     latencies.sort_unstable();
     let got = received.load(Ordering::Relaxed);
     println!(
-        "clients={} qos={} offered={} sent={} received={} loss={:.2}% rate={:.0}/s p50={:.2}ms p99={:.2}ms",
+        "clients={} qos={} offered={} sent={} received={} rejected={} loss={:.2}% rate={:.0}/s p50={:.2}ms p99={:.2}ms",
         cli.clients,
         cli.qos,
         if cli.rate == 0 { "max".to_owned() } else { cli.rate.to_string() },
         sent,
         got,
+        REJECTED.load(Ordering::Relaxed),
         if sent == 0 { 0.0 } else { 100.0 * (sent.saturating_sub(got)) as f64 / sent as f64 },
         got as f64 / elapsed,
         percentile(&latencies, 0.50),
