@@ -3,65 +3,18 @@
 //! The mosquitto clients skip when missing (and fail under `CI=true`).
 #![allow(clippy::disallowed_methods)] // real processes, real time
 
-use std::io::{BufRead as _, BufReader};
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use bytes::Bytes;
 use mqtt_client::tokio::{new, Events, TcpConnector};
 use mqtt_client::{Config, Event};
 use mqtt_codec::{ProtocolVersion, Publish, QoS, Subscription, Utf8String};
-use testkit::peers::{find_binary, free_tcp_port, missing};
+use testkit::peers::missing;
 
-/// m2m-broker on 127.0.0.1 with a free port, killed on drop.
-struct OurBroker {
-    child: Child,
-    port: u16,
-}
-
-impl OurBroker {
-    /// Starts m2m-broker on a free port; another process may take the port
-    /// between the probe and the bind, so a broker that exits is retried
-    /// (at most 5 times).
-    fn start() -> Self {
-        for _ in 0..5 {
-            let port = free_tcp_port();
-            let mut child = Command::new(env!("CARGO_BIN_EXE_m2m-broker"))
-                .args(["-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn m2m-broker");
-            let deadline = Instant::now() + Duration::from_secs(10);
-            // Bounded by the deadline.
-            loop {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok()
-                    && matches!(child.try_wait(), Ok(None))
-                {
-                    return Self { child, port };
-                }
-                if !matches!(child.try_wait(), Ok(None)) || Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        panic!("m2m-broker did not start listening in 5 attempts");
-    }
-}
-
-impl Drop for OurBroker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod broker_proc;
+use broker_proc::{mosquitto_client as mosquitto, Broker as OurBroker, MosqSub};
 
 async fn client(
     port: u16,
@@ -97,7 +50,7 @@ async fn next_message(events: &mut Events) -> Publish {
 
 #[tokio::test]
 async fn our_client_through_m2m_broker_at_every_qos_both_versions() {
-    let b = OurBroker::start();
+    let b = OurBroker::start("");
     let (sub, mut sub_ev) = client(b.port, "sub5", ProtocolVersion::V5).await;
     let f = Subscription::new(Utf8String::from_static("t/#"), QoS::ExactlyOnce);
     sub.subscribe(vec![f], Some(7)).await.unwrap();
@@ -147,7 +100,7 @@ async fn our_client_through_m2m_broker_at_every_qos_both_versions() {
 
 #[tokio::test]
 async fn persistent_session_gets_messages_published_while_offline() {
-    let b = OurBroker::start();
+    let b = OurBroker::start("");
     let mut config = Config::new("keeper");
     config.clean_start = false;
     config.reconnect = None;
@@ -180,65 +133,6 @@ async fn persistent_session_gets_messages_published_while_offline() {
     assert_eq!(&next_message(&mut ev2).await.payload[..], b"while away");
 }
 
-fn mosquitto(name: &str) -> Option<PathBuf> {
-    find_binary(&[name])
-        .or_else(|| missing("mosquitto_pub/mosquitto_sub (Debian package mosquitto-clients)"))
-}
-
-/// mosquitto_sub in debug mode; lines of its stdout arrive on a channel.
-struct MosqSub {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl MosqSub {
-    fn start(bin: &PathBuf, port: u16, args: &[&str]) -> Self {
-        // stdbuf: mosquitto_sub's stdout is block-buffered into a pipe.
-        let mut child = Command::new("stdbuf")
-            .arg("-oL")
-            .arg(bin)
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-d", "-W", "10"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn mosquitto_sub");
-        let out = BufReader::new(child.stdout.take().expect("stdout"));
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let s = Self { child, lines };
-        s.wait_for("SUBACK");
-        s
-    }
-
-    /// Waits (at most 10 s) for a line containing `text`.
-    fn wait_for(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) if l.contains(text) => return l,
-                Ok(_) => {}
-                Err(_) => panic!("mosquitto_sub never printed {text:?}"),
-            }
-        }
-    }
-}
-
-impl Drop for MosqSub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn mosq_pub(bin: &PathBuf, port: u16, args: &[&str]) {
     let status = Command::new(bin)
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
@@ -255,7 +149,7 @@ fn mosquitto_clients_through_m2m_broker_at_every_qos_both_versions() {
     else {
         return;
     };
-    let b = OurBroker::start();
+    let b = OurBroker::start("");
     for version in ["mqttv311", "mqttv5"] {
         let sub = MosqSub::start(
             &sub_bin,
@@ -281,7 +175,7 @@ fn mosquitto_retained_and_will_through_m2m_broker() {
     else {
         return;
     };
-    let b = OurBroker::start();
+    let b = OurBroker::start("");
     mosq_pub(
         &pub_bin,
         b.port,
@@ -366,7 +260,7 @@ fn paho_clients_through_m2m_broker_311_and_5() {
     else {
         return;
     };
-    let b = OurBroker::start();
+    let b = OurBroker::start("");
     for version in ["4", "5"] {
         let out = Command::new(&python)
             .args(["-c", PAHO, version, &b.port.to_string()])

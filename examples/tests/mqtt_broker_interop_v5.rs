@@ -11,7 +11,6 @@
 
 mod broker_proc;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -375,26 +374,7 @@ struct Sub {
 
 impl Sub {
     fn start(bin: &Path, port: u16, args: &[&str]) -> Self {
-        // stdbuf: mosquitto_sub's stdout is block-buffered into a pipe.
-        let mut child = Command::new("stdbuf")
-            .arg("-oL")
-            .arg(bin)
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-d"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn mosquitto_sub");
-        let out = BufReader::new(child.stdout.take().expect("stdout"));
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let (child, lines) = broker_proc::spawn_lines(bin, port, args);
         let s = Self {
             child,
             lines,

@@ -5,79 +5,18 @@
 //! fail under `CI=true`).
 #![allow(clippy::disallowed_methods)] // real processes, real time
 
-use std::io::{BufRead as _, BufReader};
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use testkit::peers::{find_binary, free_tcp_port, missing, TempDir};
+use testkit::peers::missing;
 
-/// m2m-broker with a configuration file on a free loopback port, killed on drop.
-struct OurBroker {
-    child: Child,
-    port: u16,
-    _dir: TempDir,
-}
-
-impl OurBroker {
-    /// Starts m2m-broker with `config` (TOML); a port taken between the
-    /// probe and the bind makes it exit, so it is retried (at most 5 times).
-    fn start(config: &str) -> Self {
-        let dir = TempDir::new("broker-v5");
-        let file = dir.path().join("m2m-broker.toml");
-        std::fs::write(&file, config).expect("write config");
-        for _ in 0..5 {
-            let port = free_tcp_port();
-            let mut child = Command::new(env!("CARGO_BIN_EXE_m2m-broker"))
-                .arg("-c")
-                .arg(&file)
-                .args(["-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn m2m-broker");
-            let deadline = Instant::now() + Duration::from_secs(10);
-            // Bounded by the deadline.
-            loop {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok()
-                    && matches!(child.try_wait(), Ok(None))
-                {
-                    return Self {
-                        child,
-                        port,
-                        _dir: dir,
-                    };
-                }
-                if !matches!(child.try_wait(), Ok(None)) || Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        panic!("m2m-broker did not start listening in 5 attempts");
-    }
-}
-
-impl Drop for OurBroker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod broker_proc;
+use broker_proc::{mosquitto_client as mosquitto, Broker as OurBroker, MosqSub};
 
 fn paho() -> Option<PathBuf> {
     testkit::peers::python_with(&["paho.mqtt.client"])
         .or_else(|| missing("python3 with paho-mqtt (PyPI paho-mqtt 2.x)"))
-}
-
-fn mosquitto(name: &str) -> Option<PathBuf> {
-    find_binary(&[name])
-        .or_else(|| missing("mosquitto_pub/mosquitto_sub (Debian package mosquitto-clients)"))
 }
 
 /// Runs a python script with arguments; returns its stdout lines.
@@ -369,71 +308,4 @@ fn mosquitto_sub_reads_sys_load_topics_of_m2m_broker() {
         }
     }
     assert_eq!(retained, Some(49));
-}
-
-/// mosquitto_sub in debug mode; lines of its stdout arrive on a channel.
-struct MosqSub {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl MosqSub {
-    fn start(bin: &PathBuf, port: u16, args: &[&str]) -> Self {
-        // stdbuf: mosquitto_sub's stdout is block-buffered into a pipe.
-        let mut child = Command::new("stdbuf")
-            .arg("-oL")
-            .arg(bin)
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-d", "-W", "15"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn mosquitto_sub");
-        let out = BufReader::new(child.stdout.take().expect("stdout"));
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let s = Self { child, lines };
-        s.wait_for("SUBACK");
-        s
-    }
-
-    /// The next line printed that is not debug output (at most 10 s).
-    fn next_line(&self) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) if l.starts_with("Client ") => {}
-                Ok(l) => return l,
-                Err(_) => panic!("mosquitto_sub printed nothing more"),
-            }
-        }
-    }
-
-    /// Waits (at most 10 s) for a line containing `text`.
-    fn wait_for(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) if l.contains(text) => return l,
-                Ok(_) => {}
-                Err(_) => panic!("mosquitto_sub never printed {text:?}"),
-            }
-        }
-    }
-}
-
-impl Drop for MosqSub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

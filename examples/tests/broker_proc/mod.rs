@@ -4,14 +4,16 @@
 // Tests wait for real processes with real timeouts.
 #![allow(dead_code, unreachable_pub, clippy::disallowed_methods)]
 
-use std::io::{ErrorKind, Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, ErrorKind, Read as _, Write as _};
 use std::net::TcpStream;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use mqtt_codec::{Packet, ProtocolVersion, StreamDecoder, MAX_PACKET_SIZE};
-use testkit::peers::{free_tcp_port, TempDir};
+use testkit::peers::{find_binary, free_tcp_port, missing, TempDir};
 
 /// The m2m-broker to test: `M2M_BROKER_BIN` if set (a copy taken right
 /// after the build, since worktrees sharing a target directory overwrite
@@ -183,4 +185,91 @@ impl Raw {
             }
         }
     }
+}
+
+/// A mosquitto client (`mosquitto_pub`, `mosquitto_sub`) on the PATH, or
+/// `None` with a note (a failure under `CI=true`).
+pub fn mosquitto_client(name: &str) -> Option<PathBuf> {
+    find_binary(&[name])
+        .or_else(|| missing("mosquitto_pub/mosquitto_sub (Debian package mosquitto-clients)"))
+}
+
+/// mosquitto_sub in debug mode; lines of its stdout arrive on a channel.
+pub struct MosqSub {
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl MosqSub {
+    pub fn start(bin: &std::path::Path, port: u16, args: &[&str]) -> Self {
+        let mut all = vec!["-W", "15"];
+        all.extend_from_slice(args);
+        let (child, lines) = spawn_lines(bin, port, &all);
+        let s = Self { child, lines };
+        s.wait_for("SUBACK");
+        s
+    }
+
+    /// The next line printed that is not debug output (at most 10 s).
+    pub fn next_line(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.starts_with("Client ") => {}
+                Ok(l) => return l,
+                Err(_) => panic!("mosquitto_sub printed nothing more"),
+            }
+        }
+    }
+
+    /// Waits (at most 10 s) for a line containing `text`.
+    pub fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.contains(text) => return l,
+                Ok(_) => {}
+                Err(_) => panic!("mosquitto_sub never printed {text:?}"),
+            }
+        }
+    }
+}
+
+impl Drop for MosqSub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts mosquitto_sub (`-d`, debug output) against 127.0.0.1:`port` with
+/// `args`; each line of its stdout arrives on the channel.
+pub fn spawn_lines(
+    bin: &std::path::Path,
+    port: u16,
+    args: &[&str],
+) -> (Child, mpsc::Receiver<String>) {
+    // stdbuf: mosquitto_sub's stdout is block-buffered into a pipe.
+    let mut child = Command::new("stdbuf")
+        .arg("-oL")
+        .arg(bin)
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-d"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn mosquitto_sub");
+    let out = BufReader::new(child.stdout.take().expect("stdout"));
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in out.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (child, lines)
 }
