@@ -44,8 +44,10 @@ pub(crate) struct Conn {
     pub(crate) stream: Option<Box<ByteStream>>,
     pub(crate) version: ProtocolVersion,
     pub(crate) client: Option<Arc<str>>,
-    /// 1.5 times the keep-alive (MQTT 5.0 §3.1.2.10), if any.
-    pub(crate) keep_alive: Option<Duration>,
+    /// The keep-alive in seconds, 0 for none; the broker allows 1.5 times
+    /// it (MQTT 5.0 §3.1.2.10). Seconds rather than a `Duration`: 14 bytes
+    /// less in every connection.
+    pub(crate) keep_alive: u16,
     pub(crate) deadline: Option<Instant>,
     armed: Option<Instant>,
     /// Boxed: most clients have none, and every connection pays for the field.
@@ -61,6 +63,14 @@ pub(crate) struct Conn {
     pub(crate) problem_info: bool,
     /// A CONNECT in the middle of its AUTH exchange.
     pub(crate) pending_auth: Option<Box<crate::auth::PendingAuth>>,
+}
+
+impl Conn {
+    /// How long the connection may stay silent: 1.5 times its keep-alive
+    /// (MQTT 5.0 §3.1.2.10), if it has one.
+    pub(crate) fn keep_alive_limit(&self) -> Option<Duration> {
+        (self.keep_alive > 0).then(|| Duration::from_millis(u64::from(self.keep_alive) * 1500))
+    }
 }
 
 /// Hashes [`ConnId`]s, which the broker numbers itself (no peer chooses
@@ -119,8 +129,9 @@ pub(crate) struct Client {
     pub(crate) will_at: Option<Box<(Instant, LastWill)>>,
     /// The client's Maximum Packet Size.
     pub(crate) max_packet: u32,
-    /// When queued messages with a Message Expiry Interval expire, by packet id.
-    pub(crate) expires: BTreeMap<u16, Instant>,
+    /// When queued messages with a Message Expiry Interval expire, by packet
+    /// id. Boxed: most sessions never queue such a message.
+    pub(crate) expires: Option<Box<BTreeMap<u16, Instant>>>,
     /// Whether messages are being dropped for a full queue ([`Event::QueueFull`] sent).
     pub(crate) dropping: bool,
 }
@@ -258,7 +269,7 @@ impl Broker {
                 stream: None,
                 version: ProtocolVersion::V3_1_1,
                 client: None,
-                keep_alive: None,
+                keep_alive: 0,
                 deadline: None,
                 armed: None,
                 will: None,
@@ -332,7 +343,7 @@ impl Broker {
             return;
         };
         self.stats.messages_received += 1;
-        if let Some(ka) = c.keep_alive {
+        if let Some(ka) = c.keep_alive_limit() {
             c.deadline = Some(now + ka);
         }
         let connected = c.client.is_some();

@@ -431,7 +431,10 @@ impl Broker {
         };
         if let Some(secs) = expiry {
             let at = now + Duration::from_secs(u64::from(secs));
-            client.expires.insert(pid, at);
+            client
+                .expires
+                .get_or_insert_with(Box::default)
+                .insert(pid, at);
         }
         if client.conn.is_some() {
             self.flush(now, id);
@@ -452,7 +455,17 @@ impl Broker {
         let mut out = std::mem::take(&mut self.flush_buf);
         // Bounded: each turn takes a message off the queue.
         while let Some(mut p) = client.session.next_to_send() {
-            if let Some(at) = client.expires.remove(&p.packet_id) {
+            let expiry = match client.expires.as_mut() {
+                Some(e) => {
+                    let at = e.remove(&p.packet_id);
+                    if e.is_empty() {
+                        client.expires = None;
+                    }
+                    at
+                }
+                None => None,
+            };
+            if let Some(at) = expiry {
                 if at <= now {
                     // Never sent: end its flow here.
                     let pid = p.packet_id;
