@@ -136,12 +136,9 @@ pub(crate) struct Client {
     pub(crate) dropping: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum TimerKey {
-    Sys,
-    Conn(ConnId),
-    Client(Arc<str>),
-}
+/// The key of the `$SYS` timer among the connection timers: connections
+/// are numbered from 1.
+const SYS_TIMER: u64 = 0;
 
 /// The sans-IO MQTT broker.
 ///
@@ -171,7 +168,12 @@ pub struct Broker {
     started: Option<Instant>,
     /// Clients connected now.
     pub(crate) connected: usize,
-    timers: BinaryHeap<Reverse<(Instant, TimerKey)>>,
+    /// Connection timers by [`ConnId`] number, and the `$SYS` timer
+    /// ([`SYS_TIMER`]): 24 bytes an entry, one entry per idle connection
+    /// (memory per idle connection).
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Session timers (Will Delay, Session Expiry), by client id.
+    client_timers: BinaryHeap<Reverse<(Instant, Arc<str>)>>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     /// Connections that were owed a packet larger than their Maximum Packet
@@ -223,6 +225,7 @@ impl Broker {
             started: None,
             connected: 0,
             timers: BinaryHeap::new(),
+            client_timers: BinaryHeap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             oversized: Vec::new(),
@@ -257,7 +260,7 @@ impl Broker {
         if self.started.is_none() {
             self.started = Some(now);
             if self.config.sys_interval_secs > 0 {
-                self.timers.push(Reverse((now, TimerKey::Sys)));
+                self.timers.push(Reverse((now, SYS_TIMER)));
             }
         }
         self.next_conn += 1;
@@ -455,22 +458,40 @@ impl Broker {
     /// session expiry.
     pub fn handle_timeout(&mut self, now: Instant) {
         // Bounded: every pop removes an entry; re-pushes are for later times.
-        while let Some(Reverse((t, _))) = self.timers.peek() {
-            if *t > now {
-                break;
-            }
-            let Some(Reverse((t, key))) = self.timers.pop() else {
-                break;
+        // Bounded: every turn pops an entry; re-pushes are for later times.
+        // Among timers due at the same time, `$SYS` and connections go first.
+        loop {
+            let conn_due = self.timers.peek().map(|Reverse((t, _))| *t);
+            let client_due = self.client_timers.peek().map(|Reverse((t, _))| *t);
+            let conn_first = match (conn_due, client_due) {
+                (Some(a), Some(b)) => a <= b,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
             };
-            match key {
-                TimerKey::Sys => {
+            if conn_first {
+                if conn_due.is_none_or(|t| t > now) {
+                    break;
+                }
+                let Some(Reverse((t, key))) = self.timers.pop() else {
+                    break;
+                };
+                if key == SYS_TIMER {
                     let started = self.started.unwrap_or(now);
                     if let Some(next) = self.publish_sys(now, started) {
-                        self.timers.push(Reverse((next, TimerKey::Sys)));
+                        self.timers.push(Reverse((next, SYS_TIMER)));
                     }
+                } else {
+                    self.conn_timer(now, ConnId(key), t);
                 }
-                TimerKey::Conn(id) => self.conn_timer(now, id, t),
-                TimerKey::Client(id) => self.client_timer(now, &id),
+            } else {
+                if client_due.is_none_or(|t| t > now) {
+                    break;
+                }
+                let Some(Reverse((_, id))) = self.client_timers.pop() else {
+                    break;
+                };
+                self.client_timer(now, &id);
             }
         }
         self.close_oversized(now);
@@ -489,7 +510,12 @@ impl Broker {
     /// When to call [`handle_timeout`](Self::handle_timeout) next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _))| *t)
+        let conn = self.timers.peek().map(|Reverse((t, _))| *t);
+        let client = self.client_timers.peek().map(|Reverse((t, _))| *t);
+        match (conn, client) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn conn_timer(&mut self, now: Instant, id: ConnId, t: Instant) {
@@ -539,13 +565,12 @@ impl Broker {
         c.deadline = Some(deadline);
         if c.armed.is_none_or(|a| deadline < a) {
             c.armed = Some(deadline);
-            self.timers.push(Reverse((deadline, TimerKey::Conn(id))));
+            self.timers.push(Reverse((deadline, id.0)));
         }
     }
 
     pub(crate) fn arm_client(&mut self, at: Instant, id: &Arc<str>) {
-        self.timers
-            .push(Reverse((at, TimerKey::Client(id.clone()))));
+        self.client_timers.push(Reverse((at, id.clone())));
     }
 
     /// A fresh pseudo-random number (xorshift64*), for assigned client ids.

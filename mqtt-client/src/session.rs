@@ -112,10 +112,17 @@ pub struct Session {
     order: u64,
     /// Every identifier of ours in use.
     ids: BTreeMap<u16, Slot>,
+    /// The queue and the incoming QoS 2 identifiers, allocated the first
+    /// time either is used: an idle session (most clients of a broker)
+    /// pays one pointer for them.
+    more: Option<Box<More>>,
+}
+
+/// The parts of a [`Session`] that idle sessions do without.
+#[derive(Debug, Clone, Default)]
+struct More {
     queued: VecDeque<Publish>,
-    /// Boxed: most sessions never receive QoS 2, and every session pays for
-    /// the field.
-    incoming_qos2: Option<Box<BTreeSet<u16>>>,
+    incoming_qos2: BTreeSet<u16>,
 }
 
 impl Session {
@@ -129,8 +136,7 @@ impl Session {
             inflight_count: 0,
             order: 0,
             ids: BTreeMap::new(),
-            queued: VecDeque::new(),
-            incoming_qos2: None,
+            more: None,
         }
     }
 
@@ -155,15 +161,17 @@ impl Session {
     /// Number of messages waiting for room in the window.
     #[must_use]
     pub fn queued_len(&self) -> usize {
-        self.queued.len()
+        self.more.as_ref().map_or(0, |m| m.queued.len())
     }
 
     /// Whether nothing is in flight, queued or awaiting PUBREL.
     #[must_use]
     pub fn is_idle(&self) -> bool {
         self.inflight_count == 0
-            && self.queued.is_empty()
-            && self.incoming_qos2.as_ref().is_none_or(|s| s.is_empty())
+            && self
+                .more
+                .as_ref()
+                .is_none_or(|m| m.queued.is_empty() && m.incoming_qos2.is_empty())
     }
 
     /// Whether `id` is used by any flow of ours.
@@ -226,7 +234,10 @@ impl Session {
         }
         let id = publish.packet_id;
         self.ids.insert(id, Slot::Queued);
-        self.queued.push_back(publish);
+        self.more
+            .get_or_insert_with(Box::default)
+            .queued
+            .push_back(publish);
         Ok(id)
     }
 
@@ -236,7 +247,7 @@ impl Session {
         if self.inflight_len() >= usize::from(self.window) {
             return None;
         }
-        let publish = self.queued.pop_front()?;
+        let publish = self.more.as_mut()?.queued.pop_front()?;
         let state = match publish.qos {
             QoS::ExactlyOnce => OutState::AwaitPubRec(publish.clone()),
             _ => OutState::AwaitPubAck(publish.clone()),
@@ -321,22 +332,18 @@ impl Session {
     /// before PUBREL (MQTT 5.0 §4.3.3, method B: exactly once). Answer PUBREC
     /// either way.
     pub fn on_incoming_qos2(&mut self, id: u16) -> bool {
-        self.incoming_qos2
+        self.more
             .get_or_insert_with(Box::default)
+            .incoming_qos2
             .insert(id)
     }
 
     /// PUBREL arrived: the identifier may be reused by the peer. Returns
     /// whether it was known. Answer PUBCOMP either way.
     pub fn on_pubrel(&mut self, id: u16) -> bool {
-        let Some(set) = self.incoming_qos2.as_mut() else {
-            return false;
-        };
-        let known = set.remove(&id);
-        if set.is_empty() {
-            self.incoming_qos2 = None;
-        }
-        known
+        self.more
+            .as_mut()
+            .is_some_and(|m| m.incoming_qos2.remove(&id))
     }
 
     /// The flows in flight with their identifiers, in the order they were sent.
@@ -400,12 +407,17 @@ impl Session {
                 OutState::AwaitPubAck(mut p) | OutState::AwaitPubRec(mut p) => {
                     p.dup = false;
                     self.ids.insert(id, Slot::Queued);
-                    self.queued.push_front(p);
+                    self.more
+                        .get_or_insert_with(Box::default)
+                        .queued
+                        .push_front(p);
                 }
                 OutState::AwaitPubComp => dropped += 1,
             }
         }
-        self.incoming_qos2 = None;
+        if let Some(m) = self.more.as_mut() {
+            m.incoming_qos2.clear();
+        }
         dropped
     }
 
@@ -423,13 +435,15 @@ impl Session {
 
     /// The messages waiting for the window, in order.
     pub fn queued(&self) -> impl Iterator<Item = &Publish> {
-        self.queued.iter()
+        self.more.iter().flat_map(|m| m.queued.iter())
     }
 
     /// Identifiers of incoming QoS 2 messages awaiting PUBREL. A server counts
     /// them against its Receive Maximum (MQTT 5.0 §4.9).
     pub fn incoming_qos2(&self) -> impl Iterator<Item = u16> + '_ {
-        self.incoming_qos2.iter().flat_map(|s| s.iter().copied())
+        self.more
+            .iter()
+            .flat_map(|m| m.incoming_qos2.iter().copied())
     }
 
     /// The state of the flow with identifier `id`, if one is in flight.
