@@ -241,6 +241,62 @@ impl Session {
         Ok(id)
     }
 
+    /// [`Session::enqueue`] followed by [`Session::next_to_send`], in one
+    /// step: returns the identifier of `publish` and the message to send
+    /// now, if any. When nothing is queued and the window has room, that is
+    /// `publish` itself, moved in flight without passing through the queue
+    /// (one identifier lookup: the fast path of a broker delivering).
+    ///
+    /// # Errors
+    /// As [`Session::enqueue`]; nothing changes then.
+    pub fn enqueue_and_send(
+        &mut self,
+        mut publish: Publish,
+    ) -> Result<(u16, Option<Publish>), QueueError> {
+        let queue_empty = self.more.as_ref().is_none_or(|m| m.queued.is_empty());
+        if !queue_empty
+            || self.inflight_len() >= usize::from(self.window)
+            || publish.qos == QoS::AtMostOnce
+        {
+            let id = self.enqueue(publish)?;
+            return Ok((id, self.next_to_send()));
+        }
+        if publish.packet_id == 0 && self.ids.len() >= usize::from(u16::MAX) {
+            return Err(QueueError::NoPacketId);
+        }
+        // Bounded: at most `ids.len() + 1` candidates are tried.
+        let slot = loop {
+            let id = if publish.packet_id == 0 {
+                let id = self.next_id;
+                self.next_id = if id == u16::MAX { 1 } else { id + 1 };
+                id
+            } else {
+                publish.packet_id
+            };
+            match self.ids.entry(id) {
+                btree_map::Entry::Vacant(v) => {
+                    publish.packet_id = id;
+                    break v;
+                }
+                btree_map::Entry::Occupied(_) if publish.packet_id != 0 => {
+                    return Err(QueueError::IdInUse { packet_id: id });
+                }
+                btree_map::Entry::Occupied(_) => {}
+            }
+        };
+        let state = match publish.qos {
+            QoS::ExactlyOnce => OutState::AwaitPubRec(publish.clone()),
+            _ => OutState::AwaitPubAck(publish.clone()),
+        };
+        self.order += 1;
+        self.inflight_count += 1;
+        slot.insert(Slot::Flight(Entry {
+            order: self.order,
+            state,
+        }));
+        Ok((publish.packet_id, Some(publish)))
+    }
+
     /// The next queued message if the window has room: it moves in flight
     /// and must be sent now.
     pub fn next_to_send(&mut self) -> Option<Publish> {
@@ -605,17 +661,51 @@ mod tests {
         );
     }
 
+    #[test]
+    fn enqueue_and_send_is_enqueue_then_next_to_send() {
+        let mut a = Session::new(2);
+        let mut b = Session::new(2);
+        for q in [QoS::AtLeastOnce, QoS::ExactlyOnce, QoS::AtLeastOnce] {
+            let (id, sent) = a.enqueue_and_send(msg(q)).unwrap();
+            let id_b = b.enqueue(msg(q)).unwrap();
+            assert_eq!(id, id_b);
+            assert_eq!(sent, b.next_to_send());
+        }
+        // The window is full: the third waits in the queue of both.
+        assert_eq!(a.queued_len(), 1);
+        assert_eq!(a.resend(), b.resend());
+        assert_eq!(
+            a.enqueue_and_send(msg(QoS::AtLeastOnce).with_qos(QoS::AtLeastOnce, 1)),
+            Err(QueueError::IdInUse { packet_id: 1 })
+        );
+        assert_eq!(
+            a.enqueue_and_send(msg(QoS::AtMostOnce)),
+            Err(QueueError::QoS0)
+        );
+        assert_eq!(
+            a.on_puback(1, ReasonCode::SUCCESS),
+            Ack::Done(QoS::AtLeastOnce)
+        );
+        assert_eq!(a.next_to_send().map(|p| p.packet_id), Some(3));
+        let (id, sent) = a
+            .enqueue_and_send(msg(QoS::AtLeastOnce).with_qos(QoS::AtLeastOnce, 9))
+            .unwrap();
+        assert_eq!((id, sent), (9, None));
+        assert_eq!(a.inflight_len(), 2);
+    }
+
     proptest::proptest! {
         /// Against a model: ids in flight never exceed the window, are unique
         /// and non-zero, and every enqueued message completes exactly once.
         #[test]
-        fn random_acks_keep_invariants(window in 1u16..8, ops in proptest::collection::vec((0u8..5, 0u16..12), 0..200)) {
+        fn random_acks_keep_invariants(window in 1u16..8, ops in proptest::collection::vec((0u8..6, 0u16..12), 0..200)) {
             let mut s = Session::new(window);
             let mut done = 0usize;
             let mut enq = 0usize;
             for (op, id) in ops {
                 match op {
                     0 => { if s.enqueue(msg(if id % 2 == 0 { QoS::AtLeastOnce } else { QoS::ExactlyOnce })).is_ok() { enq += 1; } }
+                    5 => { if s.enqueue_and_send(msg(if id % 2 == 0 { QoS::AtLeastOnce } else { QoS::ExactlyOnce })).is_ok() { enq += 1; } }
                     1 => { while s.next_to_send().is_some() {} }
                     2 => { if let Ack::Done(_) | Ack::Refused(_) = s.on_puback(id, ReasonCode::SUCCESS) { done += 1; } }
                     3 => { if let Ack::Refused(_) = s.on_pubrec(id, ReasonCode::SUCCESS) { done += 1; } }
