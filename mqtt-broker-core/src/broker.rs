@@ -131,6 +131,8 @@ pub(crate) struct Client {
     pub(crate) max_packet: u32,
     /// When queued messages with a Message Expiry Interval expire, by packet
     /// id. Boxed: most sessions never queue such a message.
+    // The box is the point: 8 bytes in every session instead of 24.
+    #[allow(clippy::box_collection)]
     pub(crate) expires: Option<Box<BTreeMap<u16, Instant>>>,
     /// Whether messages are being dropped for a full queue ([`Event::QueueFull`] sent).
     pub(crate) dropping: bool,
