@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mqtt_client::session::{Resend, Session};
 use mqtt_codec::{
@@ -143,7 +143,7 @@ impl Broker {
                 expires_at: None,
                 will_at: None,
                 max_packet,
-                expires: BTreeMap::new(),
+                expires: None,
                 dropping: false,
             })
         });
@@ -159,8 +159,7 @@ impl Broker {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.client = Some(client_id.clone());
             c.will = connect.will.map(Box::new);
-            c.keep_alive =
-                (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+            c.keep_alive = keep_alive;
             c.deadline = None;
             // Aliases towards the client (MQTT 5.0 §3.3.2.3.4), per connection.
             let max = connect.properties.topic_alias_maximum.unwrap_or(0);
@@ -169,7 +168,7 @@ impl Broker {
                 max.min(self.config.outgoing_topic_alias_maximum),
             );
         }
-        if let Some(ka) = self.conns.get(&conn).and_then(|c| c.keep_alive) {
+        if let Some(ka) = self.conns.get(&conn).and_then(|c| c.keep_alive_limit()) {
             self.set_deadline(conn, now + ka);
         }
         if v5 {

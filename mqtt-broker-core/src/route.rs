@@ -136,12 +136,14 @@ impl Broker {
         let Some(client) = self.clients.get_mut(&id) else {
             return;
         };
-        // A PUBACK for a QoS 2 flow (MQTT 5.0 §4.3), as `wrong_ack` checks.
-        let state = client.session.state(pid);
-        if state.is_some_and(|s| !matches!(s, OutState::AwaitPubAck(_))) {
+        // One B-tree search when the flow is a QoS 1 one (the common case);
+        // a PUBACK for a QoS 2 flow (MQTT 5.0 §4.3), as `wrong_ack` checks,
+        // leaves the flow alone and is a Protocol Error.
+        if client.session.on_puback(pid, reason) == SessionAck::Unknown
+            && client.session.state(pid).is_some()
+        {
             return self.protocol_error(now, conn, ReasonCode::PROTOCOL_ERROR);
         }
-        client.session.on_puback(pid, reason);
         // Queued messages, or flows of a resumed session waiting for room
         // in the client's Receive Maximum.
         let queued = client.session.queued_len() > 0;
@@ -425,13 +427,34 @@ impl Broker {
             }
             return;
         }
+        // Fast path: a connected client with nothing waiting and room in its
+        // window gets the message now, without a second session lookup
+        // (what `flush` would send).
+        if let (Some(conn), None, true) = (client.conn, expiry, self.resends.is_empty()) {
+            if client.session.queued_len() == 0 {
+                let Ok((_, sent)) = client.session.enqueue_and_send(out) else {
+                    self.stats.dropped += 1;
+                    return;
+                };
+                if client.dropping && client.session.queued_len() < limit {
+                    client.dropping = false;
+                }
+                if let Some(p) = sent {
+                    self.send_publish(conn, p);
+                }
+                return;
+            }
+        }
         let Ok(pid) = client.session.enqueue(out) else {
             self.stats.dropped += 1;
             return;
         };
         if let Some(secs) = expiry {
             let at = now + Duration::from_secs(u64::from(secs));
-            client.expires.insert(pid, at);
+            client
+                .expires
+                .get_or_insert_with(Box::default)
+                .insert(pid, at);
         }
         if client.conn.is_some() {
             self.flush(now, id);
@@ -452,7 +475,17 @@ impl Broker {
         let mut out = std::mem::take(&mut self.flush_buf);
         // Bounded: each turn takes a message off the queue.
         while let Some(mut p) = client.session.next_to_send() {
-            if let Some(at) = client.expires.remove(&p.packet_id) {
+            let expiry = match client.expires.as_mut() {
+                Some(e) => {
+                    let at = e.remove(&p.packet_id);
+                    if e.is_empty() {
+                        client.expires = None;
+                    }
+                    at
+                }
+                None => None,
+            };
+            if let Some(at) = expiry {
                 if at <= now {
                     // Never sent: end its flow here.
                     let pid = p.packet_id;

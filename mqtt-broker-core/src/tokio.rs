@@ -19,7 +19,7 @@
 //! # }
 //! ```
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -61,13 +61,15 @@ struct Outbox {
     /// What the connection task took from the queue and is writing. Only
     /// that task locks it; it lives here rather than in the task so that
     /// the task stays small (tokio rounds a task up to 128-byte lines).
-    sending: Mutex<VecDeque<Bytes>>,
+    /// Vectors rather than `VecDeque`s (8 bytes less each): the outbox
+    /// then fits a smaller allocator bucket (memory per idle connection).
+    sending: Mutex<Vec<Bytes>>,
 }
 
 /// The bytes waiting for one connection, their total, and the task to wake.
 #[derive(Default)]
 struct Queue {
-    items: VecDeque<Bytes>,
+    items: Vec<Bytes>,
     waker: Option<Waker>,
     bytes: u32,
     closed: bool,
@@ -87,7 +89,7 @@ impl Outbox {
             return false;
         }
         q.bytes += len;
-        q.items.push_back(bytes);
+        q.items.push(bytes);
         let waker = q.waker.take();
         drop(q);
         if let Some(w) = waker {
@@ -113,22 +115,23 @@ impl Outbox {
     /// push and neither queue keeps its capacity (an idle connection holds
     /// none). Returns whether the outbox is closed, and whether it is then
     /// empty.
-    fn take(&self, batch: &mut VecDeque<Bytes>, waker: &Waker) -> (bool, bool) {
+    fn take(&self, batch: &mut Vec<Bytes>, waker: &Waker) -> (bool, bool) {
         let mut q = self.lock();
         if q.items.is_empty() {
-            q.items = VecDeque::new();
-            *batch = VecDeque::new();
+            q.items = Vec::new();
+            *batch = Vec::new();
         } else if q.items.len() <= MAX_SLICES && q.bytes as usize <= WRITE_BATCH {
             // Busy: the two queues trade places, so neither grows again.
             std::mem::swap(&mut q.items, batch);
             q.bytes = 0;
         } else {
-            let mut size = 0;
-            while size < WRITE_BATCH && batch.len() < MAX_SLICES {
-                let Some(b) = q.items.pop_front() else { break };
+            let (mut size, mut n) = (0, 0);
+            while size < WRITE_BATCH && batch.len() + n < MAX_SLICES {
+                let Some(b) = q.items.get(n) else { break };
                 size += b.len();
-                batch.push_back(b);
+                n += 1;
             }
+            batch.extend(q.items.drain(..n));
             q.bytes -= u32::try_from(size).unwrap_or(q.bytes);
         }
         if q.items.is_empty() && !q.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
@@ -544,7 +547,7 @@ impl Future for ConnTask {
 
 /// Writes as much of `pending` as the socket takes now, in vectored writes;
 /// what is written leaves the queue.
-fn try_flush(stream: &TcpStream, pending: &mut VecDeque<Bytes>) -> io::Result<()> {
+fn try_flush(stream: &TcpStream, pending: &mut Vec<Bytes>) -> io::Result<()> {
     // Bounded: each turn writes at least one byte or stops.
     while !pending.is_empty() {
         let mut slices = [IoSlice::new(&[]); MAX_SLICES];
@@ -559,18 +562,20 @@ fn try_flush(stream: &TcpStream, pending: &mut VecDeque<Bytes>) -> io::Result<()
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) => return Err(e),
         };
+        let mut done = 0;
         while written > 0 {
-            let Some(front) = pending.front_mut() else {
+            let Some(front) = pending.get_mut(done) else {
                 break;
             };
             if front.len() <= written {
                 written -= front.len();
-                pending.pop_front();
+                done += 1;
             } else {
                 front.advance(written);
                 written = 0;
             }
         }
+        pending.drain(..done);
     }
     Ok(())
 }

@@ -23,7 +23,7 @@
 //! assert!(s.is_idle());
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{btree_map, BTreeMap, BTreeSet, VecDeque};
 
 use mqtt_codec::{Publish, QoS, ReasonCode};
 
@@ -89,17 +89,39 @@ struct Entry {
     state: OutState,
 }
 
+/// What an identifier of ours is used for: one map for every use, so that
+/// a session holds a single B-tree (memory per client in a broker) and a
+/// delivery touches it three times (queue, send, acknowledge).
+#[derive(Debug, Clone)]
+enum Slot {
+    /// Taken by something else than a PUBLISH (SUBSCRIBE, UNSUBSCRIBE).
+    Reserved,
+    /// A message waiting for room in the window.
+    Queued,
+    /// A flow in flight.
+    Flight(Entry),
+}
+
 /// Session state of one end (see the module docs).
 #[derive(Debug, Clone)]
 pub struct Session {
     next_id: u16,
-    order: u64,
     window: u16,
-    /// Identifiers taken by something else than a PUBLISH (SUBSCRIBE, UNSUBSCRIBE).
-    reserved: BTreeSet<u16>,
-    inflight: BTreeMap<u16, Entry>,
+    /// Number of [`Slot::Flight`] entries in `ids`.
+    inflight_count: u32,
+    order: u64,
+    /// Every identifier of ours in use.
+    ids: BTreeMap<u16, Slot>,
+    /// The queue and the incoming QoS 2 identifiers, allocated the first
+    /// time either is used: an idle session (most clients of a broker)
+    /// pays one pointer for them.
+    more: Option<Box<More>>,
+}
+
+/// The parts of a [`Session`] that idle sessions do without.
+#[derive(Debug, Clone, Default)]
+struct More {
     queued: VecDeque<Publish>,
-    queued_ids: BTreeSet<u16>,
     incoming_qos2: BTreeSet<u16>,
 }
 
@@ -110,13 +132,11 @@ impl Session {
     pub fn new(window: u16) -> Self {
         Self {
             next_id: 1,
-            order: 0,
             window: window.max(1),
-            reserved: BTreeSet::new(),
-            inflight: BTreeMap::new(),
-            queued: VecDeque::new(),
-            queued_ids: BTreeSet::new(),
-            incoming_qos2: BTreeSet::new(),
+            inflight_count: 0,
+            order: 0,
+            ids: BTreeMap::new(),
+            more: None,
         }
     }
 
@@ -135,49 +155,56 @@ impl Session {
     /// Number of QoS 1/2 flows in flight (PUBLISH or PUBREL sent, not acknowledged).
     #[must_use]
     pub fn inflight_len(&self) -> usize {
-        self.inflight.len()
+        self.inflight_count as usize
     }
 
     /// Number of messages waiting for room in the window.
     #[must_use]
     pub fn queued_len(&self) -> usize {
-        self.queued.len()
+        self.more.as_ref().map_or(0, |m| m.queued.len())
     }
 
     /// Whether nothing is in flight, queued or awaiting PUBREL.
     #[must_use]
     pub fn is_idle(&self) -> bool {
-        self.inflight.is_empty() && self.queued.is_empty() && self.incoming_qos2.is_empty()
+        self.inflight_count == 0
+            && self
+                .more
+                .as_ref()
+                .is_none_or(|m| m.queued.is_empty() && m.incoming_qos2.is_empty())
     }
 
     /// Whether `id` is used by any flow of ours.
     #[must_use]
     pub fn id_in_use(&self, id: u16) -> bool {
-        self.inflight.contains_key(&id)
-            || self.queued_ids.contains(&id)
-            || self.reserved.contains(&id)
+        self.ids.contains_key(&id)
     }
 
     /// Takes a free packet identifier for a SUBSCRIBE or UNSUBSCRIBE
     /// (MQTT 5.0 §2.2.1); give it back with [`Session::release_id`].
     pub fn reserve_id(&mut self) -> Option<u16> {
         let id = self.free_id()?;
-        self.reserved.insert(id);
+        self.ids.insert(id, Slot::Reserved);
         Some(id)
     }
 
     /// Returns an identifier taken with [`Session::reserve_id`]. Returns
     /// whether it was reserved.
     pub fn release_id(&mut self, id: u16) -> bool {
-        self.reserved.remove(&id)
+        match self.ids.entry(id) {
+            btree_map::Entry::Occupied(e) if matches!(e.get(), Slot::Reserved) => {
+                e.remove();
+                true
+            }
+            _ => false,
+        }
     }
 
     fn free_id(&mut self) -> Option<u16> {
-        let used = self.inflight.len() + self.queued_ids.len() + self.reserved.len();
-        if used >= usize::from(u16::MAX) {
+        if self.ids.len() >= usize::from(u16::MAX) {
             return None;
         }
-        // Bounded: at most `used + 1` candidates are tried.
+        // Bounded: at most `ids.len() + 1` candidates are tried.
         loop {
             let id = self.next_id;
             self.next_id = if id == u16::MAX { 1 } else { id + 1 };
@@ -206,39 +233,105 @@ impl Session {
             });
         }
         let id = publish.packet_id;
-        self.queued_ids.insert(id);
-        self.queued.push_back(publish);
+        self.ids.insert(id, Slot::Queued);
+        self.more
+            .get_or_insert_with(Box::default)
+            .queued
+            .push_back(publish);
         Ok(id)
     }
 
-    /// The next queued message if the window has room: it moves in flight
-    /// and must be sent now.
-    pub fn next_to_send(&mut self) -> Option<Publish> {
-        if self.inflight.len() >= usize::from(self.window) {
-            return None;
+    /// [`Session::enqueue`] followed by [`Session::next_to_send`], in one
+    /// step: returns the identifier of `publish` and the message to send
+    /// now, if any. When nothing is queued and the window has room, that is
+    /// `publish` itself, moved in flight without passing through the queue
+    /// (one identifier lookup: the fast path of a broker delivering).
+    ///
+    /// # Errors
+    /// As [`Session::enqueue`]; nothing changes then.
+    pub fn enqueue_and_send(
+        &mut self,
+        mut publish: Publish,
+    ) -> Result<(u16, Option<Publish>), QueueError> {
+        let queue_empty = self.more.as_ref().is_none_or(|m| m.queued.is_empty());
+        if !queue_empty
+            || self.inflight_len() >= usize::from(self.window)
+            || publish.qos == QoS::AtMostOnce
+        {
+            let id = self.enqueue(publish)?;
+            return Ok((id, self.next_to_send()));
         }
-        let publish = self.queued.pop_front()?;
-        self.queued_ids.remove(&publish.packet_id);
+        if publish.packet_id == 0 && self.ids.len() >= usize::from(u16::MAX) {
+            return Err(QueueError::NoPacketId);
+        }
+        // Bounded: at most `ids.len() + 1` candidates are tried.
+        let slot = loop {
+            let id = if publish.packet_id == 0 {
+                let id = self.next_id;
+                self.next_id = if id == u16::MAX { 1 } else { id + 1 };
+                id
+            } else {
+                publish.packet_id
+            };
+            match self.ids.entry(id) {
+                btree_map::Entry::Vacant(v) => {
+                    publish.packet_id = id;
+                    break v;
+                }
+                btree_map::Entry::Occupied(_) if publish.packet_id != 0 => {
+                    return Err(QueueError::IdInUse { packet_id: id });
+                }
+                btree_map::Entry::Occupied(_) => {}
+            }
+        };
         let state = match publish.qos {
             QoS::ExactlyOnce => OutState::AwaitPubRec(publish.clone()),
             _ => OutState::AwaitPubAck(publish.clone()),
         };
         self.order += 1;
-        self.inflight.insert(
+        self.inflight_count += 1;
+        slot.insert(Slot::Flight(Entry {
+            order: self.order,
+            state,
+        }));
+        Ok((publish.packet_id, Some(publish)))
+    }
+
+    /// The next queued message if the window has room: it moves in flight
+    /// and must be sent now.
+    pub fn next_to_send(&mut self) -> Option<Publish> {
+        if self.inflight_len() >= usize::from(self.window) {
+            return None;
+        }
+        let publish = self.more.as_mut()?.queued.pop_front()?;
+        let state = match publish.qos {
+            QoS::ExactlyOnce => OutState::AwaitPubRec(publish.clone()),
+            _ => OutState::AwaitPubAck(publish.clone()),
+        };
+        self.order += 1;
+        self.inflight_count += 1;
+        self.ids.insert(
             publish.packet_id,
-            Entry {
+            Slot::Flight(Entry {
                 order: self.order,
                 state,
-            },
+            }),
         );
         Some(publish)
     }
 
     /// PUBACK arrived (MQTT 5.0 §4.3.2).
     pub fn on_puback(&mut self, id: u16, reason: ReasonCode) -> Ack {
-        match self.inflight.get(&id).map(|e| &e.state) {
-            Some(OutState::AwaitPubAck(_)) => {
-                self.inflight.remove(&id);
+        let btree_map::Entry::Occupied(e) = self.ids.entry(id) else {
+            return Ack::Unknown;
+        };
+        match e.get() {
+            Slot::Flight(Entry {
+                state: OutState::AwaitPubAck(_),
+                ..
+            }) => {
+                e.remove();
+                self.inflight_count -= 1;
                 if reason.is_error() {
                     Ack::Refused(reason)
                 } else {
@@ -252,12 +345,16 @@ impl Session {
     /// PUBREC arrived (MQTT 5.0 §4.3.3). A PUBREC for a message already
     /// released asks for PUBREL again.
     pub fn on_pubrec(&mut self, id: u16, reason: ReasonCode) -> Ack {
-        let Some(entry) = self.inflight.get_mut(&id) else {
+        let btree_map::Entry::Occupied(mut e) = self.ids.entry(id) else {
+            return Ack::Unknown;
+        };
+        let Slot::Flight(entry) = e.get_mut() else {
             return Ack::Unknown;
         };
         match entry.state {
             OutState::AwaitPubRec(_) if reason.is_error() => {
-                self.inflight.remove(&id);
+                e.remove();
+                self.inflight_count -= 1;
                 Ack::Refused(reason)
             }
             OutState::AwaitPubRec(_) | OutState::AwaitPubComp => {
@@ -270,9 +367,16 @@ impl Session {
 
     /// PUBCOMP arrived (MQTT 5.0 §4.3.3).
     pub fn on_pubcomp(&mut self, id: u16) -> Ack {
-        match self.inflight.get(&id).map(|e| &e.state) {
-            Some(OutState::AwaitPubComp) => {
-                self.inflight.remove(&id);
+        let btree_map::Entry::Occupied(e) = self.ids.entry(id) else {
+            return Ack::Unknown;
+        };
+        match e.get() {
+            Slot::Flight(Entry {
+                state: OutState::AwaitPubComp,
+                ..
+            }) => {
+                e.remove();
+                self.inflight_count -= 1;
                 Ack::Done(QoS::ExactlyOnce)
             }
             _ => Ack::Unknown,
@@ -284,13 +388,32 @@ impl Session {
     /// before PUBREL (MQTT 5.0 §4.3.3, method B: exactly once). Answer PUBREC
     /// either way.
     pub fn on_incoming_qos2(&mut self, id: u16) -> bool {
-        self.incoming_qos2.insert(id)
+        self.more
+            .get_or_insert_with(Box::default)
+            .incoming_qos2
+            .insert(id)
     }
 
     /// PUBREL arrived: the identifier may be reused by the peer. Returns
     /// whether it was known. Answer PUBCOMP either way.
     pub fn on_pubrel(&mut self, id: u16) -> bool {
-        self.incoming_qos2.remove(&id)
+        self.more
+            .as_mut()
+            .is_some_and(|m| m.incoming_qos2.remove(&id))
+    }
+
+    /// The flows in flight with their identifiers, in the order they were sent.
+    fn flights(&self) -> Vec<(u16, &Entry)> {
+        let mut entries: Vec<(u16, &Entry)> = self
+            .ids
+            .iter()
+            .filter_map(|(&id, slot)| match slot {
+                Slot::Flight(e) => Some((id, e)),
+                _ => None,
+            })
+            .collect();
+        entries.sort_by_key(|(_, e)| e.order);
+        entries
     }
 
     /// What to send again, in the original order, after a reconnect in which
@@ -298,11 +421,9 @@ impl Session {
     /// messages not acknowledged, PUBREL for released ones.
     #[must_use]
     pub fn resend(&self) -> Vec<Resend> {
-        let mut entries: Vec<(&u16, &Entry)> = self.inflight.iter().collect();
-        entries.sort_by_key(|(_, e)| e.order);
-        entries
+        self.flights()
             .into_iter()
-            .map(|(&id, e)| match &e.state {
+            .map(|(id, e)| match &e.state {
                 OutState::AwaitPubAck(p) | OutState::AwaitPubRec(p) => {
                     let mut p = p.clone();
                     p.dup = true;
@@ -320,21 +441,39 @@ impl Session {
     /// cleared; reserved identifiers stay with their owner. Returns the
     /// number of released QoS 2 flows dropped.
     pub fn restart(&mut self) -> usize {
-        let mut entries: Vec<(u16, Entry)> =
-            core::mem::take(&mut self.inflight).into_iter().collect();
+        let mut entries: Vec<(u16, Entry)> = Vec::with_capacity(self.inflight_len());
+        self.ids.retain(|&id, slot| match slot {
+            Slot::Flight(e) => {
+                entries.push((
+                    id,
+                    Entry {
+                        order: e.order,
+                        state: core::mem::replace(&mut e.state, OutState::AwaitPubComp),
+                    },
+                ));
+                false
+            }
+            _ => true,
+        });
+        self.inflight_count = 0;
         entries.sort_by_key(|(_, e)| core::cmp::Reverse(e.order));
         let mut dropped = 0;
         for (id, e) in entries {
             match e.state {
                 OutState::AwaitPubAck(mut p) | OutState::AwaitPubRec(mut p) => {
                     p.dup = false;
-                    self.queued_ids.insert(id);
-                    self.queued.push_front(p);
+                    self.ids.insert(id, Slot::Queued);
+                    self.more
+                        .get_or_insert_with(Box::default)
+                        .queued
+                        .push_front(p);
                 }
                 OutState::AwaitPubComp => dropped += 1,
             }
         }
-        self.incoming_qos2.clear();
+        if let Some(m) = self.more.as_mut() {
+            m.incoming_qos2.clear();
+        }
         dropped
     }
 
@@ -347,26 +486,29 @@ impl Session {
     /// The flows in flight, in the order they were sent (for persistence
     /// and inspection).
     pub fn inflight(&self) -> impl Iterator<Item = (u16, &OutState)> {
-        let mut entries: Vec<(&u16, &Entry)> = self.inflight.iter().collect();
-        entries.sort_by_key(|(_, e)| e.order);
-        entries.into_iter().map(|(&id, e)| (id, &e.state))
+        self.flights().into_iter().map(|(id, e)| (id, &e.state))
     }
 
     /// The messages waiting for the window, in order.
     pub fn queued(&self) -> impl Iterator<Item = &Publish> {
-        self.queued.iter()
+        self.more.iter().flat_map(|m| m.queued.iter())
     }
 
     /// Identifiers of incoming QoS 2 messages awaiting PUBREL. A server counts
     /// them against its Receive Maximum (MQTT 5.0 §4.9).
     pub fn incoming_qos2(&self) -> impl Iterator<Item = u16> + '_ {
-        self.incoming_qos2.iter().copied()
+        self.more
+            .iter()
+            .flat_map(|m| m.incoming_qos2.iter().copied())
     }
 
     /// The state of the flow with identifier `id`, if one is in flight.
     #[must_use]
     pub fn state(&self, id: u16) -> Option<&OutState> {
-        self.inflight.get(&id).map(|e| &e.state)
+        match self.ids.get(&id) {
+            Some(Slot::Flight(e)) => Some(&e.state),
+            _ => None,
+        }
     }
 }
 
@@ -519,24 +661,58 @@ mod tests {
         );
     }
 
+    #[test]
+    fn enqueue_and_send_is_enqueue_then_next_to_send() {
+        let mut a = Session::new(2);
+        let mut b = Session::new(2);
+        for q in [QoS::AtLeastOnce, QoS::ExactlyOnce, QoS::AtLeastOnce] {
+            let (id, sent) = a.enqueue_and_send(msg(q)).unwrap();
+            let id_b = b.enqueue(msg(q)).unwrap();
+            assert_eq!(id, id_b);
+            assert_eq!(sent, b.next_to_send());
+        }
+        // The window is full: the third waits in the queue of both.
+        assert_eq!(a.queued_len(), 1);
+        assert_eq!(a.resend(), b.resend());
+        assert_eq!(
+            a.enqueue_and_send(msg(QoS::AtLeastOnce).with_qos(QoS::AtLeastOnce, 1)),
+            Err(QueueError::IdInUse { packet_id: 1 })
+        );
+        assert_eq!(
+            a.enqueue_and_send(msg(QoS::AtMostOnce)),
+            Err(QueueError::QoS0)
+        );
+        assert_eq!(
+            a.on_puback(1, ReasonCode::SUCCESS),
+            Ack::Done(QoS::AtLeastOnce)
+        );
+        assert_eq!(a.next_to_send().map(|p| p.packet_id), Some(3));
+        let (id, sent) = a
+            .enqueue_and_send(msg(QoS::AtLeastOnce).with_qos(QoS::AtLeastOnce, 9))
+            .unwrap();
+        assert_eq!((id, sent), (9, None));
+        assert_eq!(a.inflight_len(), 2);
+    }
+
     proptest::proptest! {
         /// Against a model: ids in flight never exceed the window, are unique
         /// and non-zero, and every enqueued message completes exactly once.
         #[test]
-        fn random_acks_keep_invariants(window in 1u16..8, ops in proptest::collection::vec((0u8..5, 0u16..12), 0..200)) {
+        fn random_acks_keep_invariants(window in 1u16..8, ops in proptest::collection::vec((0u8..6, 0u16..12), 0..200)) {
             let mut s = Session::new(window);
             let mut done = 0usize;
             let mut enq = 0usize;
             for (op, id) in ops {
                 match op {
                     0 => { if s.enqueue(msg(if id % 2 == 0 { QoS::AtLeastOnce } else { QoS::ExactlyOnce })).is_ok() { enq += 1; } }
+                    5 => { if s.enqueue_and_send(msg(if id % 2 == 0 { QoS::AtLeastOnce } else { QoS::ExactlyOnce })).is_ok() { enq += 1; } }
                     1 => { while s.next_to_send().is_some() {} }
                     2 => { if let Ack::Done(_) | Ack::Refused(_) = s.on_puback(id, ReasonCode::SUCCESS) { done += 1; } }
                     3 => { if let Ack::Refused(_) = s.on_pubrec(id, ReasonCode::SUCCESS) { done += 1; } }
                     _ => { if let Ack::Done(_) = s.on_pubcomp(id) { done += 1; } }
                 }
                 proptest::prop_assert!(s.inflight_len() <= usize::from(window));
-                proptest::prop_assert!(!s.inflight.contains_key(&0));
+                proptest::prop_assert!(!s.ids.contains_key(&0));
                 proptest::prop_assert_eq!(enq, done + s.inflight_len() + s.queued_len());
             }
         }
