@@ -1,7 +1,7 @@
 //! The subscription trie: one node per topic level, `+` and `#` stored as
 //! ordinary children (MQTT 5.0 §4.7).
 
-use std::collections::HashMap;
+use crate::broker::Map;
 use std::sync::Arc;
 
 use mqtt_codec::SubscriptionOptions;
@@ -17,8 +17,8 @@ pub(crate) struct SubEntry {
 
 #[derive(Debug, Default)]
 struct Node {
-    children: HashMap<Box<str>, Self>,
-    subs: HashMap<Arc<str>, SubEntry>,
+    children: Map<Box<str>, Self>,
+    subs: Map<Arc<str>, SubEntry>,
 }
 
 impl Node {
