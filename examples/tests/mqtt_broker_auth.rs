@@ -394,3 +394,83 @@ fn paho_v311_credentials_and_acl_return_codes() {
         ]
     );
 }
+
+/// `[anonymous]` lists: clients without a user name may subscribe under
+/// `public/` only and publish nothing; users are still checked.
+#[test]
+fn mosquitto_anonymous_acl() {
+    let (Some(publ), Some(sub)) = (mosquitto("mosquitto_pub"), mosquitto("mosquitto_sub")) else {
+        return;
+    };
+    let b = OurBroker::start(
+        r#"
+[[user]]
+name = "root"
+password = "toor"
+[anonymous]
+publish = []
+subscribe = ["public/#"]
+"#,
+    );
+    for (version, code) in [("mqttv311", "128"), ("mqttv5", "135")] {
+        let refused = MosqSub::start(&sub, b.port, &["-V", version, "-t", "#"]);
+        assert_eq!(
+            refused.wait_for("Subscribed"),
+            format!("Subscribed (mid: 1): {code}")
+        );
+        drop(refused);
+        let s = MosqSub::start(&sub, b.port, &["-V", version, "-t", "public/+"]);
+        assert_eq!(s.wait_for("Subscribed"), "Subscribed (mid: 1): 0");
+        // An anonymous PUBLISH is dropped; root's goes through.
+        let _ = mosquitto_pub(
+            &publ,
+            b.port,
+            &["-V", version, "-q", "1", "-t", "public/a", "-m", "anon"],
+        );
+        let o = mosquitto_pub(
+            &publ,
+            b.port,
+            &[
+                "-V", version, "-u", "root", "-P", "toor", "-t", "public/a", "-m", "root",
+            ],
+        );
+        assert!(o.status.success(), "{version}: {}", stderr(&o));
+        assert_eq!(s.next_line(), "root");
+        let o = mosquitto_pub(
+            &publ,
+            b.port,
+            &[
+                "-V", version, "-u", "root", "-P", "x", "-t", "public/a", "-m", "x",
+            ],
+        );
+        assert!(!o.status.success(), "{version}: wrong password accepted");
+    }
+}
+
+/// An ACL pattern that is not a topic filter stops m2m-broker at start.
+#[test]
+fn invalid_pattern_is_a_config_error() {
+    let dir = testkit::peers::TempDir::new("m2m-broker-auth");
+    let conf = dir.path().join("bad.toml");
+    std::fs::write(
+        &conf,
+        "[[user]]\nname = \"a\"\npassword = \"b\"\npublish = [\"a/#/b\"]\n",
+    )
+    .unwrap();
+    let bin = std::env::var_os("M2M_BROKER_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_m2m-broker").into());
+    let port = testkit::peers::free_tcp_port().to_string();
+    let o = Command::new(bin)
+        .arg("-c")
+        .arg(&conf)
+        .args(["-p", &port])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run m2m-broker");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("invalid ACL pattern \"a/#/b\""),
+        "{}",
+        stderr(&o)
+    );
+}

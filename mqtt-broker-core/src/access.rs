@@ -516,4 +516,67 @@ mod tests {
         assert_eq!(a.clients.len(), 2);
         assert!(a.authorize_publish("d", "x", QoS::AtMostOnce, false));
     }
+
+    /// Through the engine: 3.1.1 CONNACK return code 4, SUBACK 0x80, and a
+    /// will outside the user's patterns is not published.
+    #[test]
+    fn in_the_broker() {
+        use crate::{Broker, Config};
+        use bytes::Bytes;
+        use mqtt_codec::{
+            Connect, LastWill, Packet, Props, ProtocolVersion, Subscribe, Subscription, Utf8String,
+        };
+        #[allow(clippy::disallowed_methods)] // a test's clock
+        let now = std::time::Instant::now();
+        let mut b = Broker::with_hooks(Config::default(), 1, Box::new(access()));
+        let connect = |id: &'static str, user: &'static str, pass: &'static [u8]| {
+            let mut c = Connect::new(ProtocolVersion::V3_1_1);
+            c.client_id = Utf8String::from_static(id);
+            c.clean_start = true;
+            c.username = Some(Utf8String::from_static(user));
+            c.password = Some(Bytes::from_static(pass));
+            c
+        };
+        let bad = b.open(now);
+        b.handle_packet(
+            now,
+            bad,
+            Packet::Connect(Box::new(connect("x", "alice", b"no"))),
+        );
+        let t = b.poll_transmit().unwrap();
+        assert_eq!((t.conn, &t.payload[..]), (bad, &[0x20, 2, 0, 4][..]));
+
+        let (root, alice) = (b.open(now), b.open(now));
+        b.handle_packet(
+            now,
+            root,
+            Packet::Connect(Box::new(connect("r", "root", b"toor"))),
+        );
+        let mut c = connect("dev", "alice", b"s3cret");
+        c.will = Some(LastWill {
+            topic: Utf8String::from_static("clients/other/will"),
+            payload: Bytes::from_static(b"gone"),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            properties: Props::default(),
+        });
+        b.handle_packet(now, alice, Packet::Connect(Box::new(c)));
+        let sub = |f: &'static str| {
+            let s = Subscription::new(Utf8String::from_static(f), QoS::AtMostOnce);
+            Packet::Subscribe(Subscribe::new(1, vec![s]))
+        };
+        b.handle_packet(now, root, sub("#"));
+        b.handle_packet(now, alice, sub("clients/#"));
+        let mut out = Vec::new();
+        while let Some(t) = b.poll_transmit() {
+            out.push((t.conn, t.payload.to_vec()));
+        }
+        assert!(out.contains(&(root, vec![0x90, 3, 0, 1, 0])), "{out:?}");
+        assert!(out.contains(&(alice, vec![0x90, 3, 0, 1, 0x80])), "{out:?}");
+        b.connection_lost(now, alice);
+        assert!(
+            std::iter::from_fn(|| b.poll_transmit()).all(|t| t.conn != root),
+            "the will was published"
+        );
+    }
 }
