@@ -305,17 +305,27 @@ fn substitute(pattern: &str, client_id: &str, user: Option<&str>) -> Option<Stri
         return Some(pattern.to_owned());
     }
     let safe = |v: &str| !v.is_empty() && !v.contains(['/', '+', '#']);
-    let mut out = pattern.to_owned();
-    if out.contains("%c") {
-        if !safe(client_id) {
-            return None;
+    // One pass, so that a `%u` inside a client identifier stays as it is.
+    let mut out = String::with_capacity(pattern.len() + client_id.len());
+    let mut rest = pattern;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if let Some(r) = tail.strip_prefix("%c") {
+            if !safe(client_id) {
+                return None;
+            }
+            out.push_str(client_id);
+            rest = r;
+        } else if let Some(r) = tail.strip_prefix("%u") {
+            out.push_str(user.filter(|u| safe(u))?);
+            rest = r;
+        } else {
+            out.push('%');
+            rest = &tail[1..];
         }
-        out = out.replace("%c", client_id);
     }
-    if pattern.contains("%u") {
-        let u = user.filter(|u| safe(u))?;
-        out = out.replace("%u", u);
-    }
+    out.push_str(rest);
     Some(out)
 }
 
@@ -461,6 +471,13 @@ mod tests {
         );
         assert!(!a.authorize_publish("+", "clients/+/x", q, false));
         assert!(!a.authorize_subscribe("+", "clients/+/x"));
+        // A `%u` in a client id is not substituted again.
+        assert_eq!(
+            substitute("c/%c/%u/%x", "%u", Some("alice")).as_deref(),
+            Some("c/%u/alice/%x")
+        );
+        assert_eq!(substitute("c/%u", "id", None), None);
+        assert_eq!(substitute("c/%c", "", Some("u")), None);
 
         // A user without lists may do everything.
         assert_eq!(
@@ -515,6 +532,50 @@ mod tests {
         }
         assert_eq!(a.clients.len(), 2);
         assert!(a.authorize_publish("d", "x", QoS::AtMostOnce, false));
+    }
+
+    fn filter_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let level = prop::sample::select(vec!["a", "b", "$s", "+", ""]);
+        (prop::collection::vec(level, 1..=3), any::<bool>()).prop_map(|(mut v, hash)| {
+            if hash {
+                v.push("#");
+            }
+            v.join("/")
+        })
+    }
+
+    /// Every topic of up to 4 levels over `a`, `b`, `$s`, `c` (a literal no
+    /// filter names) and the empty level.
+    fn all_topics() -> Vec<String> {
+        let alphabet = ["a", "b", "$s", "c", ""];
+        let mut out: Vec<String> = alphabet.iter().map(|s| (*s).to_owned()).collect();
+        let mut last = out.clone();
+        for _ in 1..4 {
+            last = last
+                .iter()
+                .flat_map(|t| alphabet.iter().map(move |l| format!("{t}/{l}")))
+                .collect();
+            out.extend(last.iter().cloned());
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// `covers` agrees with topic matching for names, and for filters
+        /// it holds exactly when no topic matched by the filter escapes the
+        /// pattern.
+        #[test]
+        fn covers_is_set_inclusion(p in filter_strategy(), f in filter_strategy()) {
+            let topics = all_topics();
+            for t in &topics {
+                proptest::prop_assert_eq!(covers(&p, t), topic::matches(&p, t), "{} {}", p, t);
+            }
+            let escape = topics
+                .iter()
+                .find(|t| topic::matches(&f, t) && !topic::matches(&p, t));
+            proptest::prop_assert_eq!(covers(&p, &f), escape.is_none(), "{} {} {:?}", p, f, escape);
+        }
     }
 
     /// Through the engine: 3.1.1 CONNACK return code 4, SUBACK 0x80, and a
