@@ -261,6 +261,29 @@ fn raw_connack_4_and_pubrec_0x87() {
         ),
         other => panic!("expected PUBREC, got {other:?}"),
     }
+    // A client that sends PUBREL anyway gets a PUBCOMP and stays connected.
+    r.send(&Packet::PubRel(mqtt_codec::Ack::new(7))).unwrap();
+    match r.packet() {
+        Packet::PubComp(a) => assert_eq!(a.packet_id, 7),
+        other => panic!("expected PUBCOMP, got {other:?}"),
+    }
+    // Refusals hold no QoS 2 state: more of them than the Receive Maximum
+    // (20), without PUBREL, as 5.0 asks after a PUBREC error.
+    for id in 100..130 {
+        let p = Publish::new(
+            Utf8String::from_static("clients/other/x"),
+            Bytes::from_static(b"x"),
+        )
+        .with_qos(QoS::ExactlyOnce, id);
+        r.send(&Packet::Publish(p)).unwrap();
+        match r.packet() {
+            Packet::PubRec(a) => assert_eq!(
+                (a.packet_id, a.reason_code),
+                (id, ReasonCode::NOT_AUTHORIZED)
+            ),
+            other => panic!("expected PUBREC, got {other:?}"),
+        }
+    }
     let p = Publish::new(
         Utf8String::from_static("clients/raw5/x"),
         Bytes::from_static(b"x"),
