@@ -15,7 +15,8 @@
 //!   keep-alive enforced at 1.5 times, Server Keep Alive, a CONNECT timeout,
 //!   authentication and authorisation hooks ([`Hooks`]), enhanced
 //!   authentication (AUTH exchanges and re-authentication) through
-//!   [`Hooks::auth`].
+//!   [`Hooks::auth`]; [`AccessControl`] is a ready-made [`Hooks`] with
+//!   users, passwords and ACLs of topic patterns ([`access`]).
 //! - A subscription trie with `+`, `#` and the `$` rule; shared subscriptions
 //!   (`$share/group/filter`, one member in turn, connected members first);
 //!   overlapping subscriptions delivered once at the highest QoS with every
@@ -79,6 +80,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod access;
 mod alias;
 mod auth;
 mod broker;
@@ -101,6 +103,7 @@ pub mod tokio;
 #[doc(hidden)]
 pub mod fuzzing;
 
+pub use access::{AccessControl, AccessError, Acl, User};
 pub use alias::AliasPolicy;
 pub use broker::{client_may_send, Broker, ConnId, Event, Stats, Transmit};
 pub use config::Config;

@@ -28,10 +28,34 @@
 //! #                                      # to 5.0 clients that request it; unset: none
 //! reason_strings = false         # Reason Strings on 5.0 error answers (Mosquitto sends none)
 //!
+//! acl_client_limit = 100000     # client ids whose user the ACLs remember (with users only)
+//!
 //! [[listener]]                   # repeatable; default: 127.0.0.1 and ::1 on port 1883
 //! bind = "0.0.0.0:1883"
 //! [[listener]]
 //! bind = "[::]:1883"
+//!
+//! # Users and ACLs; default: none, and every client may do everything.
+//! # With at least one [[user]] (or an [anonymous] table), a client giving a
+//! # user name must give that user's password, else CONNACK "bad user name
+//! # or password" (5.0: 0x86, 3.1.1: return code 4), and each PUBLISH and
+//! # SUBSCRIBE is checked against the client's lists (refused: PUBACK/PUBREC
+//! # 0x87 in 5.0, the message dropped; SUBACK 0x87, 0x80 before 5.0).
+//! # Patterns are topic filters; %c is the client id, %u the user name. A
+//! # SUBSCRIBE filter is allowed when a pattern matches every topic it can
+//! # match (`a/#` allows `a/+/b`); `$share/group/f` is checked as `f`.
+//! # A user (or [anonymous]) with neither list may do everything; with one
+//! # list only, nothing of the other kind. Clients without a user name use
+//! # [anonymous]: everything when the table is absent; set
+//! # allow_anonymous = false to admit the listed users only.
+//! [[user]]                       # repeatable
+//! name = "sensor"
+//! password = "secret"            # plain text: keep the file private
+//! publish = ["sensors/%c/#"]
+//! subscribe = ["commands/%u/#"]
+//! [anonymous]
+//! publish = []
+//! subscribe = ["public/#"]
 //! ```
 
 use std::hash::{BuildHasher as _, Hasher as _};
@@ -39,7 +63,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mqtt_broker_core::{AliasPolicy, Broker, Config};
+use mqtt_broker_core::{AccessControl, AccessError, Acl, AliasPolicy, Broker, Config, User};
 use serde::Deserialize;
 
 /// Run an MQTT broker (3.1, 3.1.1 and 5.0 clients on one broker).
@@ -75,8 +99,40 @@ struct FileConfig {
     outgoing_topic_alias_maximum: Option<u16>,
     response_topic_prefix: Option<String>,
     reason_strings: Option<bool>,
+    acl_client_limit: Option<usize>,
     #[serde(default)]
     listener: Vec<ListenerConfig>,
+    #[serde(default)]
+    user: Vec<UserConfig>,
+    anonymous: Option<AclConfig>,
+}
+
+/// One `[[user]]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserConfig {
+    name: String,
+    password: String,
+    publish: Option<Vec<String>>,
+    subscribe: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for UserConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("name", &self.name)
+            .field("publish", &self.publish)
+            .field("subscribe", &self.subscribe)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[anonymous]`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct AclConfig {
+    publish: Option<Vec<String>>,
+    subscribe: Option<Vec<String>>,
 }
 
 /// `outgoing_topic_aliases` in the file.
@@ -144,6 +200,37 @@ impl FileConfig {
     }
 }
 
+impl FileConfig {
+    /// The users and ACLs, if any are configured.
+    fn access_control(&self) -> Result<Option<AccessControl>, AccessError> {
+        if self.user.is_empty() && self.anonymous.is_none() {
+            return Ok(None);
+        }
+        let users = self
+            .user
+            .iter()
+            .map(|u| {
+                User::new(u.name.as_str(), u.password.as_bytes()).with_acl(Acl {
+                    publish: u.publish.clone(),
+                    subscribe: u.subscribe.clone(),
+                })
+            })
+            .collect();
+        let anonymous = self
+            .anonymous
+            .as_ref()
+            .map_or_else(Acl::allow_all, |a| Acl {
+                publish: a.publish.clone(),
+                subscribe: a.subscribe.clone(),
+            });
+        let mut access = AccessControl::new(users, anonymous)?;
+        if let Some(limit) = self.acl_client_limit {
+            access = access.with_client_limit(limit);
+        }
+        Ok(Some(access))
+    }
+}
+
 fn loopback(port: u16) -> [SocketAddr; 2] {
     [
         SocketAddr::from(([127, 0, 0, 1], port)),
@@ -178,6 +265,13 @@ async fn main() -> ExitCode {
         }
         None => FileConfig::default(),
     };
+    let access = match file.access_control() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("m2m-broker: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let addrs: Vec<SocketAddr> = if !cli.ports.is_empty() {
         cli.ports.iter().flat_map(|&p| loopback(p)).collect()
     } else if !file.listener.is_empty() {
@@ -210,7 +304,13 @@ async fn main() -> ExitCode {
     let seed = std::collections::hash_map::RandomState::new()
         .build_hasher()
         .finish();
-    let broker = Broker::new(file.broker_config(), seed);
+    let broker = match access {
+        Some(access) => {
+            tracing::info!(users = file.user.len(), "authentication and ACLs on");
+            Broker::with_hooks(file.broker_config(), seed, Box::new(access))
+        }
+        None => Broker::new(file.broker_config(), seed),
+    };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
