@@ -154,10 +154,16 @@ impl Client {
         for (id, filters, sub_id) in subs {
             self.send_subscribe(now, id, &filters, sub_id);
         }
+        self.resend_waiting.clear();
         if c.session_present {
-            // MQTT 5.0 §4.4: resend unacknowledged PUBLISH (DUP) and PUBREL.
-            for r in self.session.resend() {
+            // MQTT 5.0 §4.4: resend unacknowledged PUBLISH (DUP) and PUBREL,
+            // no more at once than the server's Receive Maximum (§4.9); the
+            // rest as acknowledgements make room.
+            let window = usize::from(self.session.window());
+            for (i, r) in self.session.resend().into_iter().enumerate() {
                 match r {
+                    Resend::Publish(p) if i >= window => self.resend_waiting.push_back(p.packet_id),
+                    Resend::PubRel(id) if i >= window => self.resend_waiting.push_back(id),
                     Resend::Publish(mut p) => {
                         self.out_aliases.apply(&mut p);
                         self.send(now, &Packet::Publish(p));

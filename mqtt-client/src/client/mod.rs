@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use mqtt_codec::{
-    Connect, Disconnect, Packet, PacketType, ProtocolVersion, QoS, ReasonCode, StreamDecoder,
-    Subscribe, Subscription, Utf8String,
+    Ack as AckPacket, Connect, Disconnect, Packet, PacketType, ProtocolVersion, QoS, ReasonCode,
+    StreamDecoder, Subscribe, Subscription, Utf8String,
 };
 
 mod commands;
@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::event::{DisconnectReason, Event};
 use crate::keepalive::{KeepAlive, KeepAliveAction};
 use crate::rng::Rng;
-use crate::session::Session;
+use crate::session::{OutState, Session};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -91,6 +91,9 @@ pub struct Client {
     aliases: HashMap<u16, Utf8String>,
     /// Outgoing topic aliases, when `Config::outgoing_topic_aliases` is on.
     out_aliases: OutgoingAliases,
+    /// Flows of a resumed session not resent yet because the server's
+    /// Receive Maximum had no room for them (MQTT 5.0 §4.9), in order.
+    resend_waiting: VecDeque<u16>,
 }
 
 impl Client {
@@ -126,6 +129,7 @@ impl Client {
             pending_unsub: BTreeMap::new(),
             aliases: HashMap::new(),
             out_aliases: OutgoingAliases::default(),
+            resend_waiting: VecDeque::new(),
         }
     }
 
@@ -327,9 +331,40 @@ impl Client {
         if self.state != State::Up {
             return;
         }
+        self.resend_more(now);
         while let Some(mut p) = self.session.next_to_send() {
             self.out_aliases.apply(&mut p);
             self.send(now, &Packet::Publish(p));
+        }
+    }
+
+    /// Resends waiting flows of a resumed session while the server's Receive
+    /// Maximum has room (each waiting flow is still counted in flight).
+    fn resend_more(&mut self, now: Instant) {
+        let window = usize::from(self.session.window());
+        // Bounded: each turn takes an identifier off the list.
+        while self
+            .session
+            .inflight_len()
+            .saturating_sub(self.resend_waiting.len())
+            < window
+        {
+            let Some(id) = self.resend_waiting.pop_front() else {
+                break;
+            };
+            match self.session.state(id) {
+                Some(OutState::AwaitPubAck(p) | OutState::AwaitPubRec(p)) => {
+                    let mut p = p.clone();
+                    p.dup = true;
+                    self.out_aliases.apply(&mut p);
+                    self.send(now, &Packet::Publish(p));
+                }
+                Some(OutState::AwaitPubComp) => {
+                    self.send(now, &Packet::PubRel(AckPacket::new(id)));
+                }
+                // Acknowledged meanwhile.
+                None => {}
+            }
         }
     }
 

@@ -308,6 +308,68 @@ fn reconnect_with_session_resends_publish_with_dup_and_pubrel() {
     assert!(matches!(&sent[2], Packet::Publish(p) if !p.dup && p.packet_id == d));
 }
 
+/// MQTT 5.0 §4.9: after a reconnect whose CONNACK lowers Receive Maximum,
+/// the resumed flows go out no more than that many at a time, in order, the
+/// rest as acknowledgements make room (PUBREL flows count too).
+#[test]
+fn resend_after_reconnect_respects_the_new_receive_maximum() {
+    let now = t0();
+    let mut c = client(ProtocolVersion::V5);
+    let mut peer = Peer::new(ProtocolVersion::V5);
+    peer.accept(&mut c, now, false);
+    let mut ids: Vec<u16> = (0..4)
+        .map(|_| c.publish(now, msg(QoS::AtLeastOnce)).unwrap().unwrap())
+        .collect();
+    let q2 = c.publish(now, msg(QoS::ExactlyOnce)).unwrap().unwrap();
+    peer.take(&mut c);
+    peer.send(&mut c, now, Packet::PubRec(AckPacket::new(q2)));
+    peer.take(&mut c);
+    c.connection_lost(now);
+
+    peer.dec = StreamDecoder::detect_version(1 << 20);
+    peer.buf.clear();
+    c.connect(now);
+    assert!(matches!(peer.take(&mut c)[0], Packet::Connect(_)));
+    let mut ack = ConnAck {
+        session_present: true,
+        ..ConnAck::default()
+    };
+    ack.properties.receive_maximum = Some(2);
+    peer.send(&mut c, now, Packet::ConnAck(ack));
+    ids.push(q2);
+    let mut resent: Vec<u16> = Vec::new();
+    let mut outstanding: Vec<Packet> = Vec::new();
+    // Bounded: one acknowledgement per turn, five flows.
+    for _ in 0..10 {
+        for p in peer.take(&mut c) {
+            match &p {
+                Packet::Publish(x) => {
+                    assert!(x.dup, "resent without DUP");
+                    resent.push(x.packet_id);
+                }
+                Packet::PubRel(a) => resent.push(a.packet_id),
+                other => panic!("unexpected {other:?}"),
+            }
+            outstanding.push(p);
+        }
+        assert!(
+            outstanding.len() <= 2,
+            "{} unacknowledged",
+            outstanding.len()
+        );
+        if outstanding.is_empty() {
+            break;
+        }
+        let ack = match outstanding.remove(0) {
+            Packet::Publish(x) => Packet::PubAck(AckPacket::new(x.packet_id)),
+            Packet::PubRel(a) => Packet::PubComp(AckPacket::new(a.packet_id)),
+            other => panic!("unexpected {other:?}"),
+        };
+        peer.send(&mut c, now, ack);
+    }
+    assert_eq!(resent, ids, "every flow resent once, in order");
+}
+
 #[test]
 fn reconnect_without_session_resubscribes_and_resends_as_new() {
     let now = t0();
