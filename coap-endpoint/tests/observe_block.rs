@@ -6,48 +6,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use coap_codec::{Code, ContentFormat, Message, MessageBuilder, MessageType};
 use coap_endpoint::server::{handler, response, Attributes, Outcome, Router};
 use coap_endpoint::{Config, Endpoint, Event, RequestFailure};
-use testkit::sim::{LinkConfig, Machine, Sim};
+use testkit::sim::{LinkConfig, Sim};
 
-struct Node {
-    ep: Endpoint,
-    router: Option<Router>,
-    events: Vec<Event>,
-}
-
-impl Node {
-    fn pump(&mut self, now: Instant) {
-        match &mut self.router {
-            Some(r) => {
-                let other = r.serve(now, &mut self.ep);
-                self.events.extend(other);
-            }
-            None => self
-                .events
-                .extend(std::iter::from_fn(|| self.ep.poll_event())),
-        }
-    }
-}
-
-impl Machine for Node {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, d: Bytes) {
-        self.ep.handle_datagram(now, from, d);
-        self.pump(now);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        self.ep.handle_timeout(now);
-        self.pump(now);
-    }
-    fn poll_transmit(&mut self) -> Option<(SocketAddr, Bytes)> {
-        self.ep.poll_transmit().map(|t| (t.destination, t.payload))
-    }
-    fn poll_timeout(&mut self) -> Option<Instant> {
-        self.ep.poll_timeout()
-    }
-}
+mod common;
+use common::Node;
 
 const SERVER: usize = 0;
 const CLIENT: usize = 1;
